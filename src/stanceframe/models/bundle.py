@@ -1,0 +1,103 @@
+"""A model folder: one fitted estimator per task plus ``manifest.json``.
+
+    manifest.json   family, tasks and label order, encoder name/version, data hash,
+                    metrics, stanceframe version, creation date
+    <task>/         the estimator's own folder (estimator.json + weights)
+
+Everything loads without running code (JSON, .npy, safetensors).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from stanceframe import __version__
+from stanceframe.errors import ModelFolderError
+from stanceframe.models import family_class
+from stanceframe.models.base import TextClassifier, read_json
+
+MANIFEST = "manifest.json"
+FORMAT_VERSION = 1
+
+
+@dataclass
+class TaskPrediction:
+    labels: list[str]
+    proba: np.ndarray  # (n, len(classes))
+    classes: list[str]
+
+
+@dataclass
+class ModelBundle:
+    """Estimators per task that tag sentences together."""
+
+    family: str
+    estimators: dict[str, TextClassifier]
+    manifest: dict = field(default_factory=dict)
+    path: str | None = None
+
+    @property
+    def tasks(self) -> list[str]:
+        return list(self.estimators)
+
+    def classes(self, task: str) -> list[str]:
+        return [str(c) for c in self.estimators[task].classes_]
+
+    @property
+    def name(self) -> str:
+        return self.manifest.get("name") or self.family
+
+    def predict(self, texts: Sequence[str]) -> dict[str, TaskPrediction]:
+        out = {}
+        for task, est in self.estimators.items():
+            proba = np.asarray(est.predict_proba(texts), dtype=float)
+            classes = self.classes(task)
+            labels = [classes[i] for i in proba.argmax(axis=1)] if len(proba) else []
+            out[task] = TaskPrediction(labels, proba, classes)
+        return out
+
+    def save(self, path: str | Path, **manifest_extra) -> Path:
+        path = Path(path)
+        if path.exists() and (path / MANIFEST).exists():
+            shutil.rmtree(path)
+        path.mkdir(parents=True, exist_ok=True)
+        for task, est in self.estimators.items():
+            est.save(path / task)
+        manifest = {
+            "format_version": FORMAT_VERSION,
+            "family": self.family,
+            "tasks": {t: {"labels": self.classes(t), "path": t} for t in self.estimators},
+            "stanceframe_version": __version__,
+            "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+            **{k: v for k, v in self.manifest.items() if k not in {"format_version", "tasks", "family"}},
+            **manifest_extra,
+        }
+        (path / MANIFEST).write_text(json.dumps(manifest, indent=2, ensure_ascii=False, default=str) + "\n")
+        self.manifest, self.path = manifest, str(path)
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path) -> "ModelBundle":
+        path = Path(path)
+        if not path.is_dir():
+            raise ModelFolderError(f"{path}: model folder not found")
+        manifest = read_json(path / MANIFEST)
+        if manifest.get("format_version") != FORMAT_VERSION:
+            raise ModelFolderError(f"{path}/{MANIFEST}: unsupported format_version {manifest.get('format_version')!r}")
+        try:
+            est_cls = family_class(manifest["family"])
+            estimators = {task: est_cls.load(path / spec["path"]) for task, spec in manifest["tasks"].items()}
+        except KeyError as exc:
+            raise ModelFolderError(f"{path}/{MANIFEST}: missing key {exc}") from None
+        except Exception as exc:  # noqa: BLE001 - surfaced as one line naming the folder
+            if isinstance(exc, ModelFolderError):
+                raise
+            raise ModelFolderError(f"{path}: cannot load model ({type(exc).__name__}: {exc})") from None
+        return cls(manifest["family"], estimators, manifest, str(path))
