@@ -63,6 +63,18 @@ class ModelBundle:
             out[task] = TaskPrediction(labels, proba, classes)
         return out
 
+    def predict_flat(self, texts: Sequence[str]) -> list[dict]:
+        """One flat record per text: ``<task>`` label and ``p_<task>_<label>`` for every
+        label, the column convention shared by ``tag``, MLflow serving and Spark."""
+        preds = self.predict(texts)
+        rows: list[dict] = [{} for _ in range(len(texts))]
+        for task, pred in preds.items():
+            for i, row in enumerate(rows):
+                row[task] = pred.labels[i]
+                for j, label in enumerate(pred.classes):
+                    row[f"p_{task}_{label}"] = float(pred.proba[i, j])
+        return rows
+
     def save(self, path: str | Path, **manifest_extra) -> Path:
         path = Path(path)
         if path.exists() and (path / MANIFEST).exists():
