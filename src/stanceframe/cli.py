@@ -13,18 +13,10 @@ import sys
 from pathlib import Path
 
 from stanceframe import __version__
-from stanceframe.errors import StanceframeError
+from stanceframe.errors import StanceframeError, UnlabelledSentencesError
+from stanceframe.paths import project_root
 
 EXIT_OK, EXIT_SKIPPED, EXIT_USAGE = 0, 1, 2
-
-
-def project_root() -> Path:
-    """The folder holding seeds/, data/, models/: the current directory when it has them,
-    else the checkout the package was installed from."""
-    cwd = Path.cwd()
-    if (cwd / "seeds").is_dir() or (cwd / "data").is_dir():
-        return cwd
-    return Path(__file__).resolve().parents[2]
 
 
 # --------------------------------------------------------------------------- data
@@ -91,6 +83,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.debug:
             raise
         print(f"stanceframe: error: {exc}", file=sys.stderr)
+        if isinstance(exc, UnlabelledSentencesError):
+            for sentence_id in exc.ids:
+                print(f"  unlabelled: {sentence_id}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("stanceframe: interrupted", file=sys.stderr)

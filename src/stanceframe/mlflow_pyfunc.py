@@ -1,0 +1,34 @@
+"""The MLflow pyfunc model of a stanceframe model folder, logged as *code* (MLflow's
+models-from-code), so logging and loading never pickle anything.
+
+``mlflow.pyfunc.load_model(uri).predict(df)`` takes a DataFrame with a ``text`` column (or
+a list of strings) and returns a DataFrame with, per row, every task's label and the
+``p_<task>_<label>`` probabilities: the same columns as ``stanceframe tag --unit record``.
+"""
+
+from __future__ import annotations
+
+import mlflow
+from mlflow.pyfunc import PythonModel
+
+
+class StanceframePyfunc(PythonModel):
+    def load_context(self, context):
+        from stanceframe.models.bundle import ModelBundle
+
+        self.bundle = ModelBundle.load(context.artifacts["bundle"])
+
+    def predict(self, context, model_input, params=None):
+        import pandas as pd
+
+        if isinstance(model_input, pd.DataFrame):
+            column = "text" if "text" in model_input.columns else model_input.columns[0]
+            texts = model_input[column].astype(str).tolist()
+        elif isinstance(model_input, dict):
+            texts = [str(t) for t in model_input.get("text", [])]
+        else:
+            texts = [str(t) for t in model_input]
+        return pd.DataFrame(self.bundle.predict_flat(texts))
+
+
+mlflow.models.set_model(StanceframePyfunc())

