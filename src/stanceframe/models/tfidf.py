@@ -1,0 +1,210 @@
+"""The ``tfidf-logreg`` and ``tfidf-svm`` families: word 1..n-gram TF-IDF (optionally
+hstacked with char_wb 2-5-grams) and a linear classifier.
+
+Saved without pickle: each vectorizer's vocabulary (JSON) and idf (.npy), the linear
+weights (.npy) and, for the SVM, the sigmoid calibrator's (a, b) per class. Loading
+rebuilds the vectorizers from those and computes probabilities from the arrays, the
+same code path ``fit`` uses, so a reloaded model gives identical probabilities.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import scipy.sparse as sp
+from scipy.special import expit
+from sklearn.calibration import CalibratedClassifierCV
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.model_selection import StratifiedKFold
+from sklearn.svm import LinearSVC
+
+from stanceframe.errors import ModelFolderError
+from stanceframe.models.base import TextClassifier, check_texts, read_json, save_array
+from stanceframe.models.linear import (
+    class_direction,
+    decision_scores,
+    fit_logreg,
+    load_head,
+    logreg_proba,
+    n_score_rows,
+    read_array,
+    save_head,
+)
+
+CHAR_NGRAM_RANGE = (2, 5)
+
+
+class _TfidfLinear(TextClassifier):
+    """Shared TF-IDF features, explanation and persistence; subclasses fit the head."""
+
+    # ---- features
+    def _make_vectorizers(self) -> dict[str, TfidfVectorizer]:
+        vecs = {
+            "word": TfidfVectorizer(
+                ngram_range=(1, int(self.ngram_max)), lowercase=True, sublinear_tf=bool(self.sublinear_tf),
+                min_df=self.min_df, max_features=self.max_features, dtype=np.float64,
+            )
+        }
+        if self.char_ngrams:
+            vecs["char"] = TfidfVectorizer(
+                analyzer="char_wb", ngram_range=CHAR_NGRAM_RANGE, lowercase=True,
+                sublinear_tf=bool(self.sublinear_tf), min_df=self.min_df, max_features=self.max_features,
+                dtype=np.float64,
+            )
+        return vecs
+
+    def _features(self, texts: list[str]):
+        blocks = [vec.transform(texts) for vec in self.vectorizers_.values()]
+        return blocks[0] if len(blocks) == 1 else sp.hstack(blocks, format="csr")
+
+    @property
+    def feature_names_(self) -> np.ndarray:
+        names = [vec.get_feature_names_out() for vec in self.vectorizers_.values()]
+        return np.concatenate(names) if len(names) > 1 else names[0]
+
+    def fit(self, X: Sequence[str], y: Sequence[str]):
+        texts = check_texts(X)
+        y = np.asarray([str(v) for v in y], dtype=object)
+        if len(texts) != len(y):
+            raise ValueError(f"X has {len(texts)} texts but y has {len(y)} labels")
+        self.classes_ = np.asarray(sorted(set(y)), dtype=object)
+        self.vectorizers_ = self._make_vectorizers()
+        blocks = [vec.fit_transform(texts) for vec in self.vectorizers_.values()]
+        features = blocks[0] if len(blocks) == 1 else sp.hstack(blocks, format="csr")
+        self.n_features_in_ = features.shape[1]
+        self._fit_head(features, y)
+        return self
+
+    def predict_proba(self, X: Sequence[str]) -> np.ndarray:
+        texts = check_texts(X)
+        if not texts:
+            return np.zeros((0, len(self.classes_)))
+        return self._proba(decision_scores(self._features(texts), self.coef_, self.intercept_))
+
+    def explain(self, text: str, top_k: int = 8) -> list[tuple[str, float]]:
+        """Terms of ``text`` weighted by tfidf value x the predicted class's coefficient."""
+        features = self._features([text])
+        pred = int(self._proba(decision_scores(features, self.coef_, self.intercept_))[0].argmax())
+        row = features.tocsr()
+        direction = class_direction(self.coef_, pred)
+        contrib = row.data * direction[row.indices]
+        names = self.feature_names_
+        ranked = sorted(zip(names[row.indices], contrib), key=lambda kv: (-abs(kv[1]), kv[0]))
+        return [(str(term), float(w)) for term, w in ranked[:top_k] if w != 0.0]
+
+    # ---- persistence
+    def _save_weights(self, path: Path) -> None:
+        for name, vec in self.vectorizers_.items():
+            vocab = {term: int(idx) for term, idx in vec.vocabulary_.items()}
+            (path / f"vocab_{name}.json").write_text(json.dumps(vocab, ensure_ascii=False, sort_keys=True))
+            save_array(path / f"idf_{name}.npy", vec.idf_)
+        save_head(path, self.coef_, self.intercept_)
+        self._save_extra(path)
+
+    def _load_weights(self, path: Path, meta: dict) -> None:
+        vecs = self._make_vectorizers()
+        for name, vec in vecs.items():
+            vocab = read_json(path / f"vocab_{name}.json")
+            if not isinstance(vocab, dict) or not all(isinstance(v, int) for v in vocab.values()):
+                raise ModelFolderError(f"{path / f'vocab_{name}.json'}: expected an object of term -> column")
+            if sorted(vocab.values()) != list(range(len(vocab))):
+                raise ModelFolderError(f"{path / f'vocab_{name}.json'}: columns are not 0..{len(vocab) - 1}")
+            vec.vocabulary = vocab  # fixed vocabulary: sklearn sets vocabulary_ from it
+            vec.idf_ = read_array(path / f"idf_{name}.npy", (len(vocab),))
+        self.vectorizers_ = vecs
+        self.n_features_in_ = sum(len(v.vocabulary) for v in vecs.values())
+        self.coef_, self.intercept_ = load_head(path, len(self.classes_), self.n_features_in_)
+        self._load_extra(path)
+
+    def _save_extra(self, path: Path) -> None:
+        pass
+
+    def _load_extra(self, path: Path) -> None:
+        pass
+
+
+class TfidfLogRegClassifier(_TfidfLinear):
+    """TF-IDF + class-balanced LogisticRegression (multinomial for 3+ labels)."""
+
+    family = "tfidf-logreg"
+
+    def __init__(self, C: float = 10.0, ngram_max: int = 2, char_ngrams: bool = False, min_df: int = 1,
+                 max_features: int | None = None, sublinear_tf: bool = True, class_weight: str | None = "balanced",
+                 random_state: int = 0):
+        self.C = C
+        self.ngram_max = ngram_max
+        self.char_ngrams = char_ngrams
+        self.min_df = min_df
+        self.max_features = max_features
+        self.sublinear_tf = sublinear_tf
+        self.class_weight = class_weight
+        self.random_state = random_state
+
+    def _fit_head(self, features, y) -> None:
+        self.coef_, self.intercept_ = fit_logreg(features, y, self.classes_, self.C, self.class_weight, self.random_state)
+
+    def _proba(self, scores: np.ndarray) -> np.ndarray:
+        return logreg_proba(scores)
+
+
+class TfidfSVMClassifier(_TfidfLinear):
+    """TF-IDF + class-balanced LinearSVC (one-vs-rest), probabilities from per-class
+    sigmoid calibration (Platt) fitted on out-of-fold decision values."""
+
+    family = "tfidf-svm"
+
+    def __init__(self, C: float = 1.0, ngram_max: int = 2, char_ngrams: bool = False, min_df: int = 1,
+                 max_features: int | None = None, sublinear_tf: bool = True, class_weight: str | None = "balanced",
+                 calibration_cv: int = 3, random_state: int = 0):
+        self.C = C
+        self.ngram_max = ngram_max
+        self.char_ngrams = char_ngrams
+        self.min_df = min_df
+        self.max_features = max_features
+        self.sublinear_tf = sublinear_tf
+        self.class_weight = class_weight
+        self.calibration_cv = calibration_cv
+        self.random_state = random_state
+
+    def _svc(self) -> LinearSVC:
+        return LinearSVC(C=self.C, class_weight=self.class_weight, random_state=self.random_state, max_iter=10000)
+
+    def _fit_head(self, features, y) -> None:
+        min_count = min(int((y == c).sum()) for c in self.classes_)
+        folds = min(int(self.calibration_cv), min_count)
+        rows = n_score_rows(len(self.classes_))
+        if folds >= 2:
+            cv = StratifiedKFold(n_splits=folds, shuffle=True, random_state=self.random_state)
+            calibrated = CalibratedClassifierCV(self._svc(), method="sigmoid", cv=cv, ensemble=False)
+            calibrated.fit(features, y)
+            inner = calibrated.calibrated_classifiers_[0]
+            svc = inner.estimator
+            calib = np.array([[c.a_, c.b_] for c in inner.calibrators], dtype=np.float64)
+        else:
+            # a label with one example: no held-out scores to calibrate on; a plain
+            # sigmoid of the margin (a=-1, b=0) keeps the ranking and sums to one.
+            svc = self._svc().fit(features, y)
+            calib = np.tile([-1.0, 0.0], (rows, 1))
+        if list(svc.classes_) != list(self.classes_):  # pragma: no cover
+            raise RuntimeError("label order mismatch")
+        self.coef_ = svc.coef_.astype(np.float64)
+        self.intercept_ = np.atleast_1d(svc.intercept_).astype(np.float64)
+        self.calibration_ = calib
+
+    def _proba(self, scores: np.ndarray) -> np.ndarray:
+        a, b = self.calibration_[:, 0], self.calibration_[:, 1]
+        p = expit(-(a * scores + b))
+        if p.shape[1] == 1:
+            return np.column_stack([1.0 - p[:, 0], p[:, 0]])
+        total = p.sum(axis=1, keepdims=True)
+        uniform = np.full_like(p, 1.0 / p.shape[1])
+        return np.divide(p, total, out=uniform, where=total != 0)
+
+    def _save_extra(self, path: Path) -> None:
+        save_array(path / "calibration.npy", self.calibration_)
+
+    def _load_extra(self, path: Path) -> None:
+        self.calibration_ = read_array(path / "calibration.npy", (n_score_rows(len(self.classes_)), 2))
