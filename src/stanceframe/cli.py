@@ -8,6 +8,7 @@ shows the traceback.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 from pathlib import Path
@@ -50,6 +51,80 @@ def cmd_data_stats(args) -> int:
     return EXIT_OK
 
 
+
+# --------------------------------------------------------------------------- train / compare / evaluate
+
+
+def _tasks_arg(value: str | None) -> list[str] | None:
+    if value in (None, "all"):
+        return None
+    return [t.strip() for t in value.split(",") if t.strip()]
+
+
+def _tracker(args, experiment: str):
+    from stanceframe.tracking import Tracker, resolve_tracking_uri
+
+    root = project_root()
+    uri = resolve_tracking_uri(getattr(args, "tracking_uri", None), root)
+    return Tracker(uri, experiment, root=root, enabled=not getattr(args, "no_track", False))
+
+
+def cmd_train(args) -> int:
+    from stanceframe import experiments as ex
+
+    root = project_root()
+    paths = args.data or [root / "data" / "labels.jsonl", root / "data" / "contrast.jsonl"]
+    paths = [Path(p) for p in paths]
+    tracker = _tracker(args, ex.experiment_name(paths))  # fails fast before loading or training
+    data = ex.load_training_data(paths, _tasks_arg(args.task), text_field=args.text_field)
+    tasks = _tasks_arg(args.task) or data.tasks
+    result = ex.train(args.family, data, tasks=tasks, tracker=tracker, export=args.export, seed=args.seed)
+    secs = ", ".join(f"{t} {s:.1f}s" for t, s in result.fit_seconds.items())
+    print(f"trained {args.family} on {len(data)} sentences ({secs})", file=sys.stderr)
+    if result.export_dir:
+        print(f"model folder: {result.export_dir}", file=sys.stderr)
+    if result.model_uri:
+        print(f"MLflow model: {result.model_uri} (registered version {result.version})", file=sys.stderr)
+    return EXIT_OK
+
+
+def cmd_compare(args) -> int:
+    from stanceframe import experiments as ex
+    from stanceframe.report import format_table
+
+    root = project_root()
+    config = ex.load_config(args.config or root / ex.DEFAULT_CONFIG)
+    tracker = _tracker(args, ex.experiment_name(ex.resolve(root, config.gold)))
+    progress = None if args.quiet else (lambda line: print(line, file=sys.stderr, flush=True))
+    result = ex.compare(config, tracker=tracker, root=root, promote=args.promote, families=args.family or None,
+                        progress=progress)
+    rows = [[r["family"], r["task"], f"{r['macro_f1']:.3f} ± {r['macro_f1_std']:.3f}",
+             " ".join(f"{k}:{v:.2f}" for k, v in r["per_class_f1"].items()), r["accuracy"], r["ece"],
+             f"{r['fit_seconds']:.2f}", f"{r['sentences_per_s']:,.0f}"] for r in result.leaderboard]
+    print(format_table(["family", "task", "macro-F1", "per-class F1", "accuracy", "ECE", "fit s", "sent/s"], rows))
+    print(f"\nbest ({config.promote_rule}): {result.best}", file=sys.stderr)
+    print(f"leaderboard: {result.report_paths['markdown']}, {result.report_paths['png']}", file=sys.stderr)
+    if result.promoted:
+        print(f"promoted {result.promoted['family']} -> {result.promoted['export']} "
+              f"(registry alias champion -> version {result.promoted['version']})", file=sys.stderr)
+    return EXIT_OK
+
+
+def cmd_evaluate(args) -> int:
+    from stanceframe import experiments as ex
+    from stanceframe.report import format_table
+    from stanceframe.tagging import load_model
+
+    bundle = load_model(args.model)
+    data = ex.load_training_data([Path(args.data)], _tasks_arg(args.task) or bundle.tasks, text_field=args.text_field)
+    metrics = ex.evaluate_bundle(bundle, data, _tasks_arg(args.task))
+    print(format_table(["task", "label", "F1 / macro-F1", "precision / acc", "recall / ECE", "support / n"],
+                       ex.metrics_table_rows(metrics)))
+    if args.json:
+        Path(args.json).write_text(json.dumps(metrics, indent=2))
+    return EXIT_OK
+
+
 # --------------------------------------------------------------------------- parser
 
 
@@ -69,7 +144,42 @@ def build_parser() -> argparse.ArgumentParser:
     stats = data_sub.add_parser("stats", help="label counts per task")
     stats.add_argument("data", nargs="*", type=Path, help="labelled files (default: data/labels.jsonl data/contrast.jsonl)")
     stats.set_defaults(func=cmd_data_stats)
+
+    from stanceframe.models import FAMILIES
+
+    train = sub.add_parser("train", help="fit a model family on labelled data (all of it)")
+    train.add_argument("--family", required=True, choices=list(FAMILIES))
+    train.add_argument("--task", default="all", help="stance, framing, a comma list, or all (default)")
+    train.add_argument("--data", nargs="+", type=Path, help="labelled JSONL/CSV files (default: gold seed set + contrast set)")
+    train.add_argument("--text-field", default="text")
+    train.add_argument("--target-field", default=None, help="records' target field (target-aware stance)")
+    train.add_argument("--export", type=Path, help="write a model folder here (what tag/inspect accept)")
+    train.add_argument("--seed", type=int, default=13)
+    _tracking_args(train)
+    train.set_defaults(func=cmd_train)
+
+    compare = sub.add_parser("compare", help="cross-validate every family of the config; leaderboard; --promote the best")
+    compare.add_argument("--config", type=Path, help="experiments config (default: training/experiments.toml)")
+    compare.add_argument("--family", action="append", help="only these families (repeatable)")
+    compare.add_argument("--promote", action="store_true", help="export the best family to models/ and alias it champion")
+    compare.add_argument("--quiet", action="store_true", help="no per-fold progress lines")
+    _tracking_args(compare)
+    compare.set_defaults(func=cmd_compare)
+
+    evaluate = sub.add_parser("evaluate", help="metrics of any model on any labelled file")
+    evaluate.add_argument("--model", required=True, help="model folder, runs:/... or models:/name@alias")
+    evaluate.add_argument("--data", required=True, type=Path)
+    evaluate.add_argument("--task", default=None)
+    evaluate.add_argument("--text-field", default="text")
+    evaluate.add_argument("--json", type=Path, help="also write the metrics as JSON")
+    evaluate.set_defaults(func=cmd_evaluate)
     return parser
+
+
+def _tracking_args(p) -> None:
+    group = p.add_mutually_exclusive_group()
+    group.add_argument("--tracking-uri", help="MLflow tracking URI (default: MLFLOW_TRACKING_URI or the local store under mlruns/)")
+    group.add_argument("--no-track", action="store_true", help="do not log to MLflow")
 
 
 def main(argv: list[str] | None = None) -> int:

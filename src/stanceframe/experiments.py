@@ -1,0 +1,379 @@
+"""Train, compare and promote: the experiment runs behind ``stanceframe train`` /
+``compare`` / ``evaluate``. Glues data loading, the model registry, cross-validation
+(evaluate.py), MLflow (tracking.py) and plots; holds no metric or MLflow logic itself."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from stanceframe.dataset import LabelledSet, grouped_folds, load_labelled, load_many
+from stanceframe.errors import StanceframeError
+from stanceframe.evaluate import (
+    CVResult,
+    cross_validate,
+    leaderboard_rows,
+    misclassified_rows,
+    pick_best,
+    task_metrics,
+)
+from stanceframe.models import FAMILIES, family_class
+from stanceframe.models.bundle import ModelBundle
+from stanceframe.paths import project_root
+from stanceframe.tracking import CHAMPION_ALIAS, REGISTERED_MODEL_NAME, Tracker, git_commit, resolve_tracking_uri
+
+DEFAULT_CONFIG = Path("training") / "experiments.toml"
+
+
+# --------------------------------------------------------------------------- config
+
+
+@dataclass
+class ExperimentConfig:
+    families: dict[str, dict]
+    gold: list[str]
+    train_only: list[str]
+    tasks: list[str] | None = None
+    n_splits: int = 5
+    n_repeats: int = 2
+    seed: int = 13
+    promote_rule: str = "min_macro_f1"
+    promote_export: str = "models/champion"
+    registered_model: str = REGISTERED_MODEL_NAME
+    report_dir: str = "out/compare"
+    path: str | None = None
+
+
+def load_config(path: str | Path) -> ExperimentConfig:
+    path = Path(path)
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise StanceframeError(f"{path}: experiments config not found") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise StanceframeError(f"{path}: invalid TOML: {exc}") from None
+    families = raw.get("families") or {}
+    unknown = [f for f in families if f not in FAMILIES]
+    if unknown:
+        raise StanceframeError(f"{path}: unknown families {unknown}; known: {', '.join(FAMILIES)}")
+    if not families:
+        raise StanceframeError(f"{path}: no [families.*] tables")
+    cv, data, promote = raw.get("cv", {}), raw.get("data", {}), raw.get("promote", {})
+    return ExperimentConfig(
+        families={name: dict(params or {}) for name, params in families.items()},
+        gold=list(data.get("gold", ["data/labels.jsonl"])),
+        train_only=list(data.get("train_only", ["data/contrast.jsonl"])),
+        tasks=data.get("tasks"),
+        n_splits=int(cv.get("n_splits", 5)),
+        n_repeats=int(cv.get("n_repeats", 2)),
+        seed=int(cv.get("seed", 13)),
+        promote_rule=str(promote.get("rule", "min_macro_f1")),
+        promote_export=str(promote.get("export", "models/champion")),
+        registered_model=str(promote.get("registered_model", REGISTERED_MODEL_NAME)),
+        report_dir=str(raw.get("report", {}).get("dir", "out/compare")),
+        path=str(path),
+    )
+
+
+# --------------------------------------------------------------------------- estimators
+
+
+def build_estimator(family: str, task: str, params: dict | None = None, seed: int | None = None):
+    """A fresh estimator of ``family`` for ``task``: config params, plus the task and seed
+    where the family takes them."""
+    cls = family_class(family)
+    accepted = set(cls().get_params())
+    kwargs = {k: v for k, v in (params or {}).items() if k in accepted}
+    rejected = sorted(set(params or {}) - accepted)
+    if rejected:
+        raise StanceframeError(f"family {family!r} has no hyperparameter(s) {rejected}; it takes {sorted(accepted)}")
+    if "task" in accepted:
+        kwargs.setdefault("task", task)
+    if seed is not None:
+        for name in ("random_state", "seed"):
+            if name in accepted:
+                kwargs.setdefault(name, seed)
+    return cls(**kwargs)
+
+
+def fit_bundle(family: str, data: LabelledSet, tasks: Sequence[str], params: dict | None = None,
+               seed: int | None = None, inputs=None) -> tuple[ModelBundle, dict]:
+    """One estimator per task fitted on all of ``data``; returns the bundle and fit seconds."""
+    inputs = inputs or (lambda s: s.texts)
+    estimators, seconds = {}, {}
+    for task in tasks:
+        est = build_estimator(family, task, params, seed)
+        t0 = time.perf_counter()
+        est.fit(inputs(data), data.labels(task))
+        seconds[task] = time.perf_counter() - t0
+        estimators[task] = est
+    manifest = {
+        "name": family,
+        "params": params or {},
+        "seed": seed,
+        "data_hash": data.fingerprint(),
+        "label_counts": {t: data.label_counts(t) for t in tasks},
+        "training_files": data.paths,
+    }
+    encoder = _encoder_info(estimators)
+    if encoder:
+        manifest["encoder"] = encoder
+    return ModelBundle(family, estimators, manifest), seconds
+
+
+def _encoder_info(estimators: dict) -> dict | None:
+    for est in estimators.values():
+        info = getattr(est, "encoder_info", None)
+        if callable(info):
+            return info()
+    return None
+
+
+# --------------------------------------------------------------------------- data
+
+
+def resolve(root: Path, paths: Sequence[str | Path]) -> list[Path]:
+    return [p if Path(p).is_absolute() else root / p for p in map(Path, paths)]
+
+
+def load_training_data(paths: Sequence[Path], tasks: Sequence[str] | None, **fields) -> LabelledSet:
+    data = load_many(paths, tasks=tasks, **fields) if len(paths) > 1 else load_labelled(paths[0], tasks=tasks, **fields)
+    for notice in data.notices:
+        print(f"notice: {notice}", file=sys.stderr)
+    return data
+
+
+def experiment_name(paths: Sequence[Path]) -> str:
+    return "stanceframe-" + "+".join(Path(p).stem for p in paths)
+
+
+# --------------------------------------------------------------------------- train
+
+
+@dataclass
+class TrainResult:
+    bundle: ModelBundle
+    fit_seconds: dict
+    export_dir: Path | None = None
+    run_id: str | None = None
+    model_uri: str | None = None
+    version: str | None = None
+
+
+def train(
+    family: str,
+    data: LabelledSet,
+    *,
+    tasks: Sequence[str],
+    tracker: Tracker,
+    export: Path | None = None,
+    seed: int = 13,
+    params: dict | None = None,
+) -> TrainResult:
+    """Fit ``family`` on all of ``data``, log the run and the model, optionally export."""
+    run_params = {"family": family, "seed": seed, "data_hash": data.fingerprint(), "tasks": list(tasks),
+                  "n_examples": len(data), "git_commit": git_commit(project_root()), **(params or {})}
+    with tracker.run(f"train-{family}", params=run_params, tags={"stanceframe.kind": "train"}) as run_id:
+        bundle, seconds = fit_bundle(family, data, tasks, params, seed)
+        tracker.log_params({f"label_counts_{t}": data.label_counts(t) for t in tasks})
+        tracker.log_metrics({f"{t}_fit_seconds": s for t, s in seconds.items()})
+        result = TrainResult(bundle, seconds, run_id=run_id)
+        target = export or Path(_tmpdir()) / "bundle"
+        bundle.save(target, run_id=run_id)
+        if export:
+            result.export_dir = export
+        logged = tracker.log_bundle(target, input_texts=data.texts[:3])
+        result.model_uri, result.version = logged.get("model_uri"), logged.get("version")
+    return result
+
+
+def _tmpdir() -> str:
+    import tempfile
+
+    return tempfile.mkdtemp(prefix="stanceframe-bundle-")
+
+
+# --------------------------------------------------------------------------- compare
+
+
+@dataclass
+class CompareResult:
+    summaries: dict[str, dict[str, dict]] = field(default_factory=dict)  # family -> task -> summary
+    cv: dict[str, dict[str, CVResult]] = field(default_factory=dict)
+    leaderboard: list[dict] = field(default_factory=list)
+    best: str | None = None
+    report_paths: dict[str, str] = field(default_factory=dict)
+    promoted: dict = field(default_factory=dict)
+
+
+def compare(
+    config: ExperimentConfig,
+    *,
+    tracker: Tracker,
+    root: Path,
+    promote: bool = False,
+    families: Sequence[str] | None = None,
+    progress=None,
+) -> CompareResult:
+    """Cross-validate every family of the config on the same grouped folds; log a parent
+    run per family with nested fold runs; write the leaderboard; optionally promote."""
+    from stanceframe import plots
+
+    gold = load_training_data(resolve(root, config.gold), config.tasks)
+    gold = gold.where_source({"synthetic"}, keep=False)
+    extra_paths = [p for p in resolve(root, config.train_only) if p.exists()]
+    extra = load_training_data(extra_paths, gold.tasks) if extra_paths else None
+    tasks = list(config.tasks or gold.tasks)
+    folds = {t: grouped_folds(gold.labels(t), gold.groups, n_splits=config.n_splits,
+                              n_repeats=config.n_repeats, seed=config.seed) for t in tasks}
+    n_splits = len(folds[tasks[0]]) // config.n_repeats
+    report_dir = root / config.report_dir
+    report_dir.mkdir(parents=True, exist_ok=True)
+    result = CompareResult()
+    data_hash = (gold + extra).fingerprint() if extra else gold.fingerprint()
+    chosen = [f for f in (families or config.families) if f in config.families]
+    for family in chosen:
+        params = config.families[family]
+        run_params = {"family": family, **params, "cv_splits": n_splits, "cv_repeats": config.n_repeats,
+                      "cv_seed": config.seed, "data_hash": data_hash, "git_commit": git_commit(root),
+                      "n_gold": len(gold), "n_train_only": len(extra) if extra else 0}
+        with tracker.run(f"compare-{family}", params=run_params, tags={"stanceframe.kind": "compare"}):
+            tracker.log_params({f"label_counts_{t}": gold.label_counts(t) for t in tasks})
+            result.summaries[family], result.cv[family] = {}, {}
+            for task in tasks:
+                def on_fold(fold, task=task):
+                    with tracker.run(f"{family}-{task}-r{fold.repeat}f{fold.fold}", nested=True,
+                                     params={"family": family, "task": task, "repeat": fold.repeat, "fold": fold.fold}):
+                        tracker.log_metrics({"macro_f1": fold.metrics["macro_f1"], "accuracy": fold.metrics["accuracy"],
+                                             "ece": fold.metrics["ece"], "fit_seconds": fold.fit_seconds})
+                    if progress:
+                        progress(f"{family:15s} {task:8s} repeat {fold.repeat} fold {fold.fold}: "
+                                 f"macro-F1 {fold.metrics['macro_f1']:.3f} (fit {fold.fit_seconds:.1f}s)")
+
+                cv = cross_validate(lambda: build_estimator(family, task, params, config.seed), gold, task,
+                                    folds[task], train_only=extra, n_splits=n_splits, on_fold=on_fold)
+                summary = cv.summary()
+                result.summaries[family][task], result.cv[family][task] = summary, cv
+                _log_task_summary(tracker, family, task, summary, gold, cv)
+            # the model: fitted on everything (gold + contrast), logged and registered
+            data = gold + extra if extra else gold
+            bundle, _ = fit_bundle(family, data, tasks, params, config.seed)
+            bundle_dir = Path(_tmpdir()) / "bundle"
+            bundle.save(bundle_dir, cv_summary={t: {"macro_f1": s["macro_f1"]} for t, s in result.summaries[family].items()})
+            logged = tracker.log_bundle(bundle_dir, registered_model_name=config.registered_model,
+                                        input_texts=gold.texts[:3])
+            result.summaries[family]["_model"] = {"bundle_dir": str(bundle_dir), **logged}
+    models = {f: {t: s for t, s in tasks_.items() if not t.startswith("_")} for f, tasks_ in result.summaries.items()}
+    result.leaderboard = leaderboard_rows(models)
+    result.best = pick_best(models, config.promote_rule) if models else None
+    md = leaderboard_markdown(result.leaderboard, config, best=result.best)
+    (report_dir / "leaderboard.md").write_text(md)
+    (report_dir / "leaderboard.json").write_text(json.dumps(result.leaderboard, indent=2))
+    plots.leaderboard_chart(result.leaderboard, report_dir / "leaderboard.png")
+    result.report_paths = {"markdown": str(report_dir / "leaderboard.md"), "png": str(report_dir / "leaderboard.png"),
+                           "json": str(report_dir / "leaderboard.json")}
+    if promote and result.best:
+        model_info = result.summaries[result.best]["_model"]
+        export = root / config.promote_export
+        bundle = ModelBundle.load(model_info["bundle_dir"])
+        bundle.save(export, promoted_by=config.promote_rule)
+        if model_info.get("version"):
+            tracker.set_alias(model_info["version"], CHAMPION_ALIAS, config.registered_model)
+        result.promoted = {"family": result.best, "export": str(export), "version": model_info.get("version")}
+    return result
+
+
+def _log_task_summary(tracker: Tracker, family: str, task: str, summary: dict, gold: LabelledSet, cv: CVResult) -> None:
+    from stanceframe import plots
+
+    metrics = {f"{task}_macro_f1_mean": summary["macro_f1"]["mean"], f"{task}_macro_f1_std": summary["macro_f1"]["std"],
+               f"{task}_accuracy_mean": summary["accuracy"]["mean"], f"{task}_ece_mean": summary["ece"]["mean"],
+               f"{task}_fit_seconds_mean": summary["fit_seconds"]["mean"],
+               f"{task}_sentences_per_s": summary["sentences_per_s"]["mean"]}
+    for label, values in summary["per_class"].items():
+        for k in ("precision", "recall", "f1"):
+            metrics[f"{task}_{label}_{k}"] = values[k]["mean"]
+    tracker.log_metrics(metrics)
+    tracker.log_dict(summary, f"{task}/report.json")
+    tracker.log_text(per_class_markdown(summary), f"{task}/per_class_report.md")
+    tracker.log_figure(plots.confusion_matrix_figure(summary["confusion"], summary["labels"],
+                                                     title=f"{family} — {task} (summed over folds)"),
+                       f"{task}/confusion_matrix.png")
+    rows = misclassified_rows(gold, cv)
+    tracker.log_text(_csv(rows), f"{task}/misclassified.csv")
+
+
+def _csv(rows: list[dict]) -> str:
+    import csv
+    import io
+
+    if not rows:
+        return "id,text,gold,predicted,confidence\n"
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=list(rows[0]))
+    writer.writeheader()
+    writer.writerows(rows)
+    return buf.getvalue()
+
+
+# --------------------------------------------------------------------------- evaluate
+
+
+def evaluate_bundle(bundle: ModelBundle, data: LabelledSet, tasks: Sequence[str] | None = None) -> dict[str, dict]:
+    """Metrics of a model on a labelled set, per task the model and the data share."""
+    tasks = [t for t in (tasks or data.tasks) if t in bundle.tasks]
+    if not tasks:
+        raise StanceframeError(f"the model's tasks ({', '.join(bundle.tasks)}) and the data's ({', '.join(data.tasks)}) do not overlap")
+    preds = bundle.predict(data.texts)
+    out = {}
+    for task in tasks:
+        labels = list(dict.fromkeys(bundle.classes(task) + sorted(set(data.labels(task)))))
+        p = preds[task]
+        full = np.zeros((len(data), len(labels)))
+        for j, c in enumerate(p.classes):
+            full[:, labels.index(c)] = p.proba[:, j]
+        out[task] = task_metrics(data.labels(task), full, labels, labels)
+    return out
+
+
+# --------------------------------------------------------------------------- tables
+
+
+def leaderboard_markdown(rows: list[dict], config: ExperimentConfig | None = None, best: str | None = None) -> str:
+    lines = []
+    if config:
+        lines.append(f"Cross-validation: stratified {config.n_splits}-fold grouped by paragraph, repeated "
+                     f"{config.n_repeats}× (seed {config.seed}); contrast sentences in training folds only.\n")
+    lines.append("| family | task | macro-F1 (mean ± std) | per-class F1 | accuracy | ECE | fit s | sentences/s |")
+    lines.append("|---|---|---|---|---|---|---|---|")
+    for r in rows:
+        per_class = ", ".join(f"{k} {v:.2f}" for k, v in r["per_class_f1"].items())
+        lines.append(f"| {r['family']} | {r['task']} | {r['macro_f1']:.3f} ± {r['macro_f1_std']:.3f} | {per_class} | "
+                     f"{r['accuracy']:.3f} | {r['ece']:.3f} | {r['fit_seconds']:.2f} | {r['sentences_per_s']:,.0f} |")
+    if best:
+        lines.append(f"\nBest family ({config.promote_rule if config else 'rule'}): **{best}**")
+    return "\n".join(lines) + "\n"
+
+
+def per_class_markdown(summary: dict) -> str:
+    lines = ["| label | precision | recall | F1 |", "|---|---|---|---|"]
+    for label, v in summary["per_class"].items():
+        lines.append(f"| {label} | {v['precision']['mean']:.3f} ± {v['precision']['std']:.3f} | "
+                     f"{v['recall']['mean']:.3f} ± {v['recall']['std']:.3f} | {v['f1']['mean']:.3f} ± {v['f1']['std']:.3f} |")
+    return "\n".join(lines) + "\n"
+
+
+def metrics_table_rows(metrics: dict[str, dict]) -> list[list]:
+    rows = []
+    for task, m in metrics.items():
+        rows.append([task, "(all)", m["macro_f1"], m["accuracy"], m["ece"], m["n"]])
+        for label, v in m["per_class"].items():
+            rows.append([task, label, v["f1"], v["precision"], v["recall"], v["support"]])
+    return rows
