@@ -22,6 +22,7 @@ from typing import Iterator
 from stanceframe.errors import ModelFolderError, TrackingError
 
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
 
 REGISTERED_MODEL_NAME = "stanceframe"
 CHAMPION_ALIAS = "champion"
@@ -73,6 +74,8 @@ class Tracker:
 
     def _start(self) -> None:
         import mlflow
+
+        _quiet_mlflow()
 
         check_reachable(self.uri)
         mlflow.set_tracking_uri(self.uri)
@@ -164,6 +167,16 @@ class Tracker:
             from mlflow import MlflowClient
 
             MlflowClient().set_registered_model_alias(name, alias, version)
+
+
+def _quiet_mlflow() -> None:
+    """MLflow's INFO lines and type-hint advice are noise in a CLI; keep its warnings."""
+    import logging
+    import warnings
+
+    logging.getLogger("mlflow").setLevel(logging.WARNING)
+    warnings.filterwarnings("ignore", message=".*type hints to the `predict` method.*")
+    warnings.filterwarnings("ignore", category=FutureWarning, module="mlflow")
 
 
 def _pip_requirements() -> list[str]:
