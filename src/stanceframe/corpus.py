@@ -94,14 +94,23 @@ def sentence_tokenizer():
 _EXTRA_ABBREVIATIONS = {
     "u.s", "u.k", "u.n", "e.u", "mr", "mrs", "ms", "dr", "prof", "gen", "lt", "col", "sgt", "capt",
     "gov", "sen", "rep", "st", "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct",
-    "nov", "dec", "no", "vs", "approx", "dept", "est", "inc", "ltd", "co", "corp", "jr", "sr",
+    "nov", "dec", "vs", "approx", "dept", "est", "inc", "ltd", "co", "corp", "jr", "sr",
 }
+# "no" is not among them: as an abbreviation it glues "He said no. Then he left." into one
+# sentence. "No. 5" is mended instead: a break between "No." and a number is undone.
+_NUMBER_SIGN = re.compile(r"(?:^|\W)Nos?\.$")
 
 
 def split_sentences(text: str) -> list[tuple[int, int]]:
     """Character spans of the sentences of ``text`` (a paragraph)."""
     spans = []
+    raw: list[tuple[int, int]] = []
     for start, end in sentence_tokenizer().span_tokenize(text):
+        if raw and text[start:start + 1].isdigit() and _NUMBER_SIGN.search(text[raw[-1][0]:raw[-1][1]]):
+            raw[-1] = (raw[-1][0], end)  # "No. | 5 Downing Street" is one sentence
+        else:
+            raw.append((start, end))
+    for start, end in raw:
         while end - start > MAX_SENTENCE_CHARS:
             cut = _soft_cut(text, start, start + MAX_SENTENCE_CHARS)
             spans.append((start, cut))
@@ -193,18 +202,21 @@ def segment(doc: Document) -> list[Sentence]:
         n = 0
         for run_start, run_end in _kept_runs(text, p_start, p_end):
             for s_start, s_end in split_sentences(text[run_start:run_end]):
-                clean = _WHITESPACE.sub(" ", text[run_start + s_start : run_start + s_end]).strip()
+                raw = text[run_start + s_start : run_start + s_end]
+                clean = _WHITESPACE.sub(" ", raw).strip()
                 if not clean or is_boilerplate(clean):
                     continue
                 n += 1
+                # the span starts and ends on the sentence's first and last visible character
+                lead, trail = len(raw) - len(raw.lstrip()), len(raw) - len(raw.rstrip())
                 sentences.append(
                     Sentence(
                         id=f"{doc.doc_id}-p{p_index}-s{n}",
                         doc_id=doc.doc_id,
                         paragraph=p_index,
                         sentence=n,
-                        start=run_start + s_start,
-                        end=run_start + s_end,
+                        start=run_start + s_start + lead,
+                        end=run_start + s_end - trail,
                         text=clean,
                     )
                 )
@@ -273,9 +285,10 @@ def html_to_text(html: str) -> str:
 _MD_RULES = [
     (re.compile(r"!\[[^\]]*\]\([^)]*\)"), ""),  # images
     (re.compile(r"\[([^\]]+)\]\([^)]*\)"), r"\1"),  # links → their text
-    (re.compile(r"^\s{0,3}#{1,6}\s+", re.M), ""),  # headings
-    (re.compile(r"^\s{0,3}>\s?", re.M), ""),  # block quotes
-    (re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+", re.M), ""),  # list markers
+    # [ \t], not \s: a marker must not swallow the blank line before it (merging paragraphs)
+    (re.compile(r"^[ \t]{0,3}#{1,6}[ \t]+", re.M), ""),  # headings
+    (re.compile(r"^[ \t]{0,3}>[ \t]?", re.M), ""),  # block quotes
+    (re.compile(r"^[ \t]*(?:[-*+]|\d+[.)])[ \t]+", re.M), ""),  # list markers
     (re.compile(r"(\*\*|__)(.+?)\1"), r"\2"),  # bold
     (re.compile(r"(?<![\w*])\*(?!\s)(.+?)(?<!\s)\*(?![\w*])"), r"\1"),  # italics
     (re.compile(r"`([^`]+)`"), r"\1"),  # inline code

@@ -219,6 +219,8 @@ def build_seed_set(seeds_dir: str | Path, sentences_path: str | Path, labels_pat
     """Segment every file in ``seeds_dir`` into ``sentences_path`` and check that every seed
     sentence carries gold labels on every task in ``labels_path``."""
     seeds_dir, sentences_path, labels_path = Path(seeds_dir), Path(sentences_path), Path(labels_path)
+    if not seeds_dir.is_dir():
+        raise DataFileError(seeds_dir, None, "not a folder of seed articles" if seeds_dir.exists() else "no such folder")
     files = sorted(f for f in seeds_dir.iterdir() if f.is_file() and f.suffix.lower() in SUPPORTED_SUFFIXES)
     if not files:
         raise DataFileError(seeds_dir, None, "no seed files (.txt, .md, .html, .jsonl, .csv)")

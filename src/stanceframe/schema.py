@@ -81,10 +81,22 @@ def default_schema_path() -> Path:
 def parse_schema(data: dict, path: str | None = None) -> Schema:
     where = path or "schema"
     tasks = {}
-    for task_name, spec in (data.get("tasks") or {}).items():
+    tasks_spec = data.get("tasks") or {}
+    if not isinstance(tasks_spec, dict):
+        raise SchemaError(f"{where}: 'tasks' must be tables [tasks.<name>], got {type(tasks_spec).__name__}")
+    for task_name, spec in tasks_spec.items():
+        if not isinstance(spec, dict):
+            raise SchemaError(f"{where}: task {task_name!r} must be a table [tasks.{task_name}]")
         labels_spec = spec.get("labels") or {}
         if not labels_spec:
             raise SchemaError(f"{where}: task {task_name!r} has no labels")
+        if not isinstance(labels_spec, dict):
+            raise SchemaError(f"{where}: task {task_name!r} labels must be tables [tasks.{task_name}.labels.<name>]")
+        for name, lab in labels_spec.items():
+            if not isinstance(lab, dict):
+                raise SchemaError(f"{where}: label {task_name}.{name} must be a table [tasks.{task_name}.labels.{name}]")
+            if not isinstance(lab.get("cues", []), list):
+                raise SchemaError(f"{where}: label {task_name}.{name} cues must be a list of strings")
         labels = tuple(
             Label(name, str(lab.get("description", "")), tuple(str(c).lower() for c in lab.get("cues", [])))
             for name, lab in labels_spec.items()
