@@ -125,6 +125,56 @@ def cmd_evaluate(args) -> int:
     return EXIT_OK
 
 
+# --------------------------------------------------------------------------- tag / inspect
+
+
+def cmd_tag(args) -> int:
+    from stanceframe.tagging import run_tag
+
+    model = _load_model(args.model)
+    summary = run_tag(
+        args.paths, model, out=args.out, fmt=args.format, per=args.per, unit=args.unit,
+        text_field=args.text_field, id_field=args.id_field, batch_size=args.batch_size,
+        resume=args.resume, strict=args.strict, progress=not args.quiet and sys.stderr.isatty(),
+    )
+    print(f"stanceframe tag: {summary.text()}", file=sys.stderr)
+    return summary.exit_code
+
+
+def cmd_inspect(args) -> int:
+    from stanceframe import report
+    from stanceframe.tagging import read_article, tag_article
+
+    model = _load_model(args.model)
+    doc = read_article(args.article, text_field=args.text_field, id_field=args.id_field)
+    article = tag_article(doc, model, spec=args.model or "models/default", explain=bool(args.html or args.open))
+    print(report.sentence_table(article.rows, article.classes))
+    if args.html or args.open:
+        page = report.write_inspection_html(article, args.html or Path(f"{doc.doc_id}.inspect.html"))
+        print(f"inspection page: {page}", file=sys.stderr)
+        if args.open:
+            import webbrowser
+
+            webbrowser.open(page.resolve().as_uri())
+    return EXIT_OK
+
+
+def _load_model(spec):
+    from stanceframe.tagging import load_model
+
+    return load_model(spec)
+
+
+def _positive_int(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {value!r}") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {number}")
+    return number
+
+
 # --------------------------------------------------------------------------- parser
 
 
@@ -173,6 +223,47 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--text-field", default="text")
     evaluate.add_argument("--json", type=Path, help="also write the metrics as JSON")
     evaluate.set_defaults(func=cmd_evaluate)
+
+    model_help = "model folder, runs:/<id>/model or models:/<name>@<alias> (default: models/default/)"
+    tag = sub.add_parser(
+        "tag", help="tag articles sentence by sentence (JSONL/CSV/Parquet)",
+        description="Tag articles with stance and framing, sentence by sentence. Exit status: 0 all tagged, "
+                    "1 some input skipped (reasons on stderr), 2 usage error.",
+    )
+    tag.add_argument("paths", nargs="+", metavar="PATH",
+                     help="files (.txt .md .html .jsonl .csv), folders (recursive), globs, or - for stdin "
+                          "(JSONL when its first line starts with '{', else one text)")
+    tag.add_argument("--model", help=model_help)
+    tag.add_argument("--unit", choices=["document", "record"], default="document",
+                     help="document: split each input into sentences (default); record: tag each record whole, "
+                          "its id as the row id (pre-segmented data)")
+    tag.add_argument("--text-field", default="text", help="JSONL/CSV field holding the text (default: text)")
+    tag.add_argument("--id-field", default="id", help="JSONL/CSV field holding the id (default: id)")
+    tag.add_argument("--format", choices=["jsonl", "csv", "parquet"], default="jsonl")
+    tag.add_argument("--out", type=Path,
+                     help="output file (default: stdout); written as FILE.part + FILE.part.json while running, "
+                          "renamed to FILE when complete")
+    tag.add_argument("--per", choices=["sentence", "article"], default="sentence",
+                     help="one row per sentence (default) or per article (counts, shares, mean probabilities, "
+                          "strongest sentences per label)")
+    tag.add_argument("--resume", action="store_true",
+                     help="complete an interrupted run's --out FILE (same inputs and options)")
+    tag.add_argument("--batch-size", type=_positive_int, default=64, help="sentences per model call (default: 64)")
+    tag.add_argument("--quiet", action="store_true", help="no progress bar")
+    tag.add_argument("--strict", action="store_true",
+                     help="a document with a warning (e.g. decoded with a non-UTF-8 fallback) is skipped, "
+                          "so it makes the exit status 1")
+    tag.set_defaults(func=cmd_tag)
+
+    inspect = sub.add_parser("inspect", help="one article's sentences with stance, framing and why; --html page")
+    inspect.add_argument("article", metavar="ARTICLE", help="a .txt/.md/.html file (first record of JSONL/CSV), or -")
+    inspect.add_argument("--model", help=model_help)
+    inspect.add_argument("--html", type=Path, help="write a self-contained inspection page here")
+    inspect.add_argument("--open", action="store_true",
+                         help="open the page in a browser (written to <doc_id>.inspect.html without --html)")
+    inspect.add_argument("--text-field", default="text", help=argparse.SUPPRESS)
+    inspect.add_argument("--id-field", default="id", help=argparse.SUPPRESS)
+    inspect.set_defaults(func=cmd_inspect)
     return parser
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import re
 import sys
 from dataclasses import asdict, dataclass, field
@@ -433,15 +434,21 @@ def expand_inputs(paths: Iterable[str]) -> Iterator[tuple[Path, Path | None] | S
         p = Path(raw)
         if p.is_dir():
             found = sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in SUPPORTED_SUFFIXES)
+            if not found:
+                yield Skipped(raw, None, f"folder holds no {'/'.join(sorted(SUPPORTED_SUFFIXES))} files")
+                continue
             items = [(f, p) for f in found]
         elif p.exists():
             items = [(p, None)]
         else:
-            matches = sorted(glob.glob(raw, recursive=True))
+            matches = [Path(m) for m in sorted(glob.glob(raw, recursive=True)) if Path(m).is_file()]
             if not matches:
                 yield Skipped(raw, None, "no such file, folder or glob match")
                 continue
-            items = [(Path(m), None) for m in matches if Path(m).is_file()]
+            # matches in several folders get ids relative to their common folder (a__index, b__index)
+            parents = {m.parent for m in matches}
+            root = Path(os.path.commonpath([str(m) for m in parents])) if len(parents) > 1 else None
+            items = [(m, root) for m in matches]
         for f, root in items:
             key = f.resolve()
             if key not in seen:

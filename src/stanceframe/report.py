@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Sequence
 
 
@@ -46,3 +47,215 @@ def label_stats_table(sets) -> str:
             rows.append([task, label, *counts, sum(counts)])
     rows.append(["all", "sentences", *[len(s) for s in sets], sum(len(s) for s in sets)])
     return format_table(headers, rows)
+
+
+# --------------------------------------------------------------------------- inspect: terminal
+
+TEXT_WIDTH = 72
+
+
+def sentence_table(rows: Sequence[dict], classes: dict, text_width: int = TEXT_WIDTH) -> str:
+    """An article's sentences with each task's label and its probability."""
+    tasks = list(classes)
+    headers = ["#"]
+    for task in tasks:
+        headers += [task, f"p({task})"]
+    headers.append("text")
+    table = []
+    for row in rows:
+        cells = [f"p{row['paragraph']}.s{row['sentence']}"]
+        for task in tasks:
+            cells += [row[task], row[f"p_{task}_{row[task]}"]]
+        text = row["text"]
+        cells.append(text if len(text) <= text_width else text[: text_width - 1] + "…")
+        table.append(cells)
+    return format_table(headers, table)
+
+
+# --------------------------------------------------------------------------- inspect: HTML page
+
+# Colours by label name where the name says what it is; other labels take the palette in order.
+LABEL_COLORS = {
+    "western": "#2563eb", "russian": "#dc2626", "support": "#ea580c", "restraint": "#0d9488",
+}
+NEUTRAL_LABELS = {"neutral", "none", "other", "no_position", "unclear"}
+NEUTRAL_COLOR = "#94a3b8"
+PALETTE = ["#7c3aed", "#16a34a", "#d97706", "#db2777", "#0891b2", "#4d7c0f", "#9333ea", "#be123c"]
+CHART_WIDTH = 1000
+
+
+def label_colors(classes: dict) -> dict:
+    """task -> label -> colour (hex)."""
+    colors, spare = {}, iter(PALETTE * 4)
+    for task, labels in classes.items():
+        colors[task] = {}
+        for label in labels:
+            if label in NEUTRAL_LABELS:
+                colors[task][label] = NEUTRAL_COLOR
+            elif label in LABEL_COLORS and LABEL_COLORS[label] not in colors[task].values():
+                colors[task][label] = LABEL_COLORS[label]
+            else:
+                colors[task][label] = next(spare)
+    return colors
+
+
+def _rgba(hex_color: str, alpha: float) -> str:
+    r, g, b = (int(hex_color[i : i + 2], 16) for i in (1, 3, 5))
+    return f"rgba({r}, {g}, {b}, {alpha:.3f})"
+
+
+def strength(p: float, n_labels: int) -> float:
+    """0 at chance (1/n_labels), 1 at certainty."""
+    floor = 1.0 / max(n_labels, 2)
+    return min(1.0, max(0.0, (p - floor) / (1.0 - floor)))
+
+
+def _highlight_style(row: dict, frame_task: str, stance_task: str | None, classes, colors) -> str:
+    label = row[frame_task]
+    s = strength(row[f"p_{frame_task}_{label}"], len(classes[frame_task]))
+    alpha = (0.03 + 0.09 * s) if label in NEUTRAL_LABELS else (0.10 + 0.36 * s)
+    style = f"background-color: {_rgba(colors[frame_task][label], alpha)};"
+    if stance_task:
+        stance = row[stance_task]
+        if stance not in NEUTRAL_LABELS:
+            t = strength(row[f"p_{stance_task}_{stance}"], len(classes[stance_task]))
+            style += f" text-decoration-color: {_rgba(colors[stance_task][stance], 0.35 + 0.65 * t)};"
+    return style
+
+
+def _task_roles(classes: dict) -> tuple[str, str | None]:
+    """(the task that colours the highlight, the task that underlines): framing and stance
+    when the model has them, else the first and second task."""
+    tasks = list(classes)
+    frame = "framing" if "framing" in classes else tasks[0]
+    others = [t for t in tasks if t != frame]
+    stance = "stance" if "stance" in others else (others[0] if others else None)
+    return frame, stance
+
+
+def _chart(rows: Sequence[dict], classes: dict, colors: dict) -> dict:
+    """Geometry of the along-the-article chart: per task a line of each non-neutral label's
+    probability over the sentences, and a strip of cells coloured by the predicted label."""
+    n = max(len(rows), 1)
+    width = CHART_WIDTH
+    step = width / n
+    line_h, strip_h, gap = 54, 16, 26
+    tracks, y = [], 8
+    for task, labels in classes.items():
+        lines = []
+        for label in labels:
+            if label in NEUTRAL_LABELS:
+                continue
+            pts = " ".join(
+                f"{(i + 0.5) * step:.1f},{y + line_h - row[f'p_{task}_{label}'] * line_h:.1f}" for i, row in enumerate(rows)
+            )
+            lines.append({"label": label, "color": colors[task][label], "points": pts})
+        cells = []
+        for i, row in enumerate(rows):
+            label = row[task]
+            p = row[f"p_{task}_{label}"]
+            cells.append({
+                "x": f"{i * step:.2f}", "w": f"{max(step - 0.6, 0.6):.2f}", "id": row["id"],
+                "color": colors[task][label], "opacity": f"{0.25 + 0.75 * strength(p, len(labels)):.3f}",
+                "title": f"{row['id']}: {task} {label} {p:.3f} — {row['text'][:140]}",
+            })
+        tracks.append({"task": task, "y": y, "line_h": line_h, "strip_y": y + line_h + 4, "strip_h": strip_h,
+                       "lines": lines, "cells": cells, "label_y": y + 11})
+        y += line_h + 4 + strip_h + gap
+    breaks = [f"{i * step:.2f}" for i in range(1, len(rows)) if rows[i]["paragraph"] != rows[i - 1]["paragraph"]]
+    return {"width": width, "height": y - gap + 18, "tracks": tracks, "breaks": breaks, "n": len(rows),
+            "axis_y": y - gap + 14}
+
+
+def _summary(rows: Sequence[dict], classes: dict, colors: dict) -> list[dict]:
+    n = max(len(rows), 1)
+    out = []
+    for task, labels in classes.items():
+        parts = []
+        for label in labels:
+            count = sum(1 for r in rows if r[task] == label)
+            mean_p = sum(r[f"p_{task}_{label}"] for r in rows) / n
+            parts.append({"label": label, "count": count, "share": count / n, "mean_p": mean_p,
+                          "color": colors[task][label]})
+        out.append({"task": task, "parts": parts})
+    return out
+
+
+def _paragraphs(rows: Sequence[dict], frame: str, stance: str | None, classes, colors) -> list[list[dict]]:
+    paragraphs: list[list[dict]] = []
+    last = object()
+    for row in rows:
+        if row["paragraph"] != last:
+            paragraphs.append([])
+            last = row["paragraph"]
+        tooltip = " · ".join(f"{t}: {row[t]} {row[f'p_{t}_{row[t]}']:.3f}" for t in classes)
+        # data-<task>="<label>" and data-p-<task>-<label>="<probability as tag writes it>";
+        # names are sanitised (autoescape protects attribute values, not attribute names)
+        attrs = [(f"data-{_attr_name(t)}", row[t]) for t in classes]
+        attrs += [(f"data-p-{_attr_name(t)}-{_attr_name(label)}", repr(float(row[f"p_{t}_{label}"])))
+                  for t, labels in classes.items() for label in labels]
+        paragraphs[-1].append({"row": row, "style": _highlight_style(row, frame, stance, classes, colors),
+                               "tooltip": tooltip, "attrs": attrs, "labels": {t: row[t] for t in classes}})
+    return paragraphs
+
+
+def _attr_name(value: str) -> str:
+    return re.sub(r"[^a-z0-9_-]+", "_", str(value).lower()) or "_"
+
+
+def _title(rows: Sequence[dict]) -> str:
+    """The article's first paragraph when it is a one-sentence headline, else its doc id."""
+    first = [r for r in rows if r["paragraph"] == rows[0]["paragraph"]] if rows else []
+    if len(first) == 1 and len(first[0]["text"]) <= 160:
+        return first[0]["text"]
+    return rows[0]["doc_id"] if rows else "article"
+
+
+def _page_data(article, colors: dict) -> dict:
+    """What the page's script reads: every sentence's labels, probabilities and words."""
+    sentences = []
+    for row in article.rows:
+        sentences.append({
+            "id": row["id"], "paragraph": row["paragraph"], "sentence": row["sentence"], "text": row["text"],
+            "labels": {t: row[t] for t in article.classes},
+            "p": {t: {label: row[f"p_{t}_{label}"] for label in labels} for t, labels in article.classes.items()},
+            "why": {t: [[term, weight] for term, weight in terms]
+                    for t, terms in article.explanations.get(row["id"], {}).items()},
+        })
+    return {"classes": article.classes, "colors": colors, "sentences": sentences}
+
+
+def render_inspection_html(article, generated: str | None = None) -> str:
+    """One self-contained page (inline CSS, JS and SVG; no network requests) for an
+    :class:`stanceframe.tagging.ArticleTags`. All article text goes through Jinja2's
+    autoescape; the embedded JSON through ``tojson`` (``<``, ``>``, ``&``, ``'`` escaped)."""
+    import datetime as dt
+
+    from jinja2 import Environment, PackageLoader, StrictUndefined
+
+    env = Environment(loader=PackageLoader("stanceframe", "templates"), autoescape=True,
+                      undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    colors = label_colors(article.classes)
+    frame, stance = _task_roles(article.classes)
+    generated = generated or dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    return env.get_template("inspect.html").render(
+        doc=article.doc, rows=article.rows, classes=article.classes, model=article.model, colors=colors,
+        frame_task=frame, stance_task=stance, generated=generated, title=_title(article.rows),
+        neutral_labels=NEUTRAL_LABELS,
+        paragraphs=_paragraphs(article.rows, frame, stance, article.classes, colors),
+        chart=_chart(article.rows, article.classes, colors),
+        summary=_summary(article.rows, article.classes, colors),
+        data=_page_data(article, colors),
+        has_explanations=any(article.explanations.values()),
+    )
+
+
+def write_inspection_html(article, path) -> "Path":
+    from pathlib import Path
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(render_inspection_html(article), encoding="utf-8")
+    tmp.replace(path)
+    return path

@@ -1,0 +1,789 @@
+"""Streaming documents -> sentences -> batched predictions -> records; per-article
+aggregation; resumable, atomic writers. No HTML here (that is report.py).
+
+Flow, with memory bounded by one *window* whatever the corpus size::
+
+    inputs ──iter_documents──▶ Document | Skipped ──Tagger.windows──▶ Window ──sink──▶ file/stdout
+                               (one at a time)        (≤ WINDOW_ITEMS items or
+                                                       ≤ WINDOW_SENTENCES sentences;
+                                                       sentences sorted by length
+                                                       into batches, rows back in
+                                                       input order)
+
+Never losing work (``--out FILE``): rows go to ``FILE.part``, one ``write`` per document,
+and after each window the part file is flushed and fsynced and ``FILE.part.json``
+(the *state*: byte offset of the committed output, number of input items consumed,
+counts for the summary, a fingerprint of the command) is replaced atomically. A crash or
+``kill -9`` can only leave bytes after the committed offset. ``--resume`` truncates the
+part file to that offset, skips the consumed input items and goes on; windows then start
+at the same input item as in an uninterrupted run, so even the batches are the same and
+the output is byte-for-byte identical. When the input ends, ``FILE.part`` is renamed to
+``FILE`` (for Parquet: the part file is a JSONL journal converted to ``FILE`` with
+``pyarrow.parquet.ParquetWriter``, row group by row group), so ``FILE`` only ever exists
+complete.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import itertools
+import json
+import math
+import os
+import sys
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Iterable, Iterator, Sequence
+
+from stanceframe.corpus import Document, Sentence, Skipped, expand_inputs, read_path, read_stdin, segment
+from stanceframe.errors import DataFileError, ModelFolderError, StanceframeError
+
+FORMATS = ("jsonl", "csv", "parquet")
+UNITS = ("document", "record")
+PER = ("sentence", "article")
+SENTENCE_FIELDS = ["doc_id", "id", "paragraph", "sentence", "start", "end", "text"]
+ARTICLE_FIELDS = ["doc_id", "source", "n_sentences"]
+INT_FIELDS = {"paragraph", "sentence", "start", "end", "n_sentences"}
+
+DEFAULT_BATCH_SIZE = 64
+WINDOW_ITEMS = 64  # input items (documents or skips) per window
+WINDOW_SENTENCES = 2048  # ...or fewer when their sentences reach this
+TOP_SENTENCES = 3  # strongest sentence ids per label in --per article rows
+PARQUET_ROW_GROUP = 10_000
+LIST_SEPARATOR = ";"  # lists (top_* ids) in CSV cells
+STATE_VERSION = 1
+
+
+# --------------------------------------------------------------------------- models
+
+
+def load_model(spec: str | Path | None = None):
+    """A :class:`ModelBundle` from a model folder, ``runs:/...`` or ``models:/name@alias``;
+    ``None`` means the project's ``models/default/``."""
+    from stanceframe.models.bundle import MANIFEST, ModelBundle
+
+    if spec in (None, ""):
+        from stanceframe.paths import default_model_dir
+
+        path = default_model_dir()
+        if not (path / MANIFEST).is_file():
+            raise ModelFolderError(
+                f"{path}: no default model yet; create it with "
+                "`stanceframe train --family tfidf-logreg --export models/default` "
+                "or pass --model FOLDER|runs:/...|models:/NAME@ALIAS"
+            )
+        return ModelBundle.load(path)
+    text = str(spec)
+    if text.startswith(("runs:/", "models:/")):
+        try:
+            from stanceframe.tracking import load_bundle_from_uri
+        except ImportError as exc:
+            raise ModelFolderError(
+                f"{text}: MLflow model URIs need stanceframe.tracking.load_bundle_from_uri, "
+                f"which cannot be imported here ({exc})"
+            ) from None
+        return load_bundle_from_uri(text)
+    return ModelBundle.load(text)
+
+
+def model_info(model, spec: str | Path | None = None) -> dict:
+    """What a report says about the model: name, family, version, date, where from."""
+    manifest = getattr(model, "manifest", {}) or {}
+    return {
+        "name": model.name,
+        "family": model.family,
+        "source": str(spec) if spec else (model.path or ""),
+        "created": manifest.get("created", ""),
+        "stanceframe_version": manifest.get("stanceframe_version", ""),
+        "run_id": manifest.get("run_id", ""),
+        "data_hash": manifest.get("data_hash", ""),
+        "version": manifest.get("version") or manifest.get("registered_version") or "",
+        "tasks": {task: model.classes(task) for task in model.tasks},
+    }
+
+
+def model_identity(model) -> dict:
+    """What must not change between a run and its ``--resume``."""
+    manifest = getattr(model, "manifest", {}) or {}
+    return {
+        "family": model.family,
+        "created": manifest.get("created", ""),
+        "data_hash": manifest.get("data_hash", ""),
+        "tasks": {task: model.classes(task) for task in model.tasks},
+    }
+
+
+# --------------------------------------------------------------------------- columns
+
+
+def model_classes(model) -> dict[str, list[str]]:
+    return {task: list(model.classes(task)) for task in model.tasks}
+
+
+def sentence_columns(classes: dict[str, list[str]]) -> list[str]:
+    """``doc_id, id, paragraph, sentence, start, end, text, <task>..., p_<task>_<label>...``"""
+    cols = SENTENCE_FIELDS + list(classes)
+    for task, labels in classes.items():
+        cols += [f"p_{task}_{label}" for label in labels]
+    return cols
+
+
+def article_columns(classes: dict[str, list[str]]) -> list[str]:
+    """Per document: sentence counts, shares and mean probabilities per label, and the ids
+    of the strongest sentences predicted with each label (``top_<task>_<label>``)."""
+    cols = list(ARTICLE_FIELDS)
+    for task, labels in classes.items():
+        for prefix in ("n", "share", "mean_p", "top"):
+            cols += [f"{prefix}_{task}_{label}" for label in labels]
+    return cols
+
+
+# --------------------------------------------------------------------------- inputs
+
+
+def resolve_inputs(paths: Sequence[str]) -> list[tuple[Path, Path | None] | Skipped]:
+    """Expand files, folders, globs and ``-``; a usage error when nothing at all matches."""
+    items = list(expand_inputs(paths))
+    if not any(isinstance(item, tuple) for item in items):
+        reasons = "; ".join(str(item) for item in items) or "no PATH given"
+        raise StanceframeError(f"no input files ({reasons})")
+    return items
+
+
+def iter_documents(
+    resolved: Iterable[tuple[Path, Path | None] | Skipped],
+    *,
+    text_field: str = "text",
+    id_field: str = "id",
+    stdin: IO[bytes] | None = None,
+) -> Iterator[Document | Skipped]:
+    """Documents of the resolved inputs, one at a time, in order."""
+    for item in resolved:
+        if isinstance(item, Skipped):
+            yield item
+            continue
+        path, root = item
+        if str(path) == "-":
+            yield from stdin_documents(stdin, text_field=text_field, id_field=id_field)
+            continue
+        produced = False
+        for doc in read_path(path, text_field=text_field, id_field=id_field, root=root):
+            produced = True
+            yield doc
+        if not produced:
+            yield Skipped(str(path), None, "empty file (no records)")
+
+
+def stdin_documents(stream: IO[bytes] | None = None, *, text_field: str = "text", id_field: str = "id"):
+    """Standard input: JSONL records when its first line starts with ``{``, else one text."""
+    if stream is None:
+        stream = sys.stdin.buffer
+    first = stream.readline()
+    if isinstance(first, str):
+        first = first.encode("utf-8")
+        stream = (line.encode("utf-8") if isinstance(line, str) else line for line in stream)
+    if first.lstrip().startswith(b"{"):
+        yield from read_stdin(text_field=text_field, id_field=id_field, stream=itertools.chain([first], stream),
+                              fmt="jsonl")
+    else:
+        rest = stream.read() if hasattr(stream, "read") else b"".join(stream)
+        yield from read_stdin(stream=io.BytesIO(first + rest))
+
+
+def units_of(doc: Document, unit: str = "document") -> list[Sentence]:
+    """The units a document is tagged as: its sentences (``document``, the segmenter used
+    for training), or the record itself, unsplit (``record``; its id is the record's id,
+    ``doc_id``/``paragraph``/``sentence``/``start``/``end`` come from the record's fields
+    of those names when it has them)."""
+    if unit == "document":
+        return segment(doc)
+    meta = doc.meta or {}
+    parent = meta.get("doc_id")
+    return [
+        Sentence(
+            id=doc.doc_id,
+            doc_id=str(parent) if parent not in (None, "") else doc.doc_id,
+            paragraph=_int_or(meta.get("paragraph")),
+            sentence=_int_or(meta.get("sentence")),
+            start=_int_or(meta.get("start"), 0),
+            end=_int_or(meta.get("end"), len(doc.text)),
+            text=doc.text,
+        )
+    ]
+
+
+def _int_or(value, default=None):
+    if isinstance(value, bool):
+        return default
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        return int(value)
+    return default
+
+
+def read_article(path: str, *, text_field: str = "text", id_field: str = "id", stdin=None) -> Document:
+    """The first document of ``path`` (or ``-``) for ``inspect``; a user error if unreadable."""
+    if path == "-":
+        items = stdin_documents(stdin, text_field=text_field, id_field=id_field)
+    else:
+        if not Path(path).is_file():
+            raise DataFileError(path, None, "no such file")
+        items = read_path(path, text_field=text_field, id_field=id_field)
+    for item in items:
+        if isinstance(item, Skipped):
+            raise DataFileError(item.source, item.line, item.reason)
+        return item
+    raise DataFileError(path, None, "empty file (no records)")
+
+
+# --------------------------------------------------------------------------- tagging
+
+
+@dataclass
+class TaggedDocument:
+    doc: Document
+    rows: list[dict]  # one per sentence, in sentence_columns order
+
+
+@dataclass
+class Window:
+    consumed: int  # input items (documents and skips) this window covers
+    results: list  # TaggedDocument | Skipped, in input order
+
+
+class Tagger:
+    """Turns documents into rows with one model, batching sentences by length."""
+
+    def __init__(self, model, *, unit: str = "document", batch_size: int = DEFAULT_BATCH_SIZE,
+                 strict: bool = False, window_items: int = WINDOW_ITEMS,
+                 window_sentences: int = WINDOW_SENTENCES):
+        self.model = model
+        self.unit = unit
+        self.batch_size = max(1, int(batch_size))
+        self.strict = strict
+        self.window_items = max(1, int(window_items))
+        self.window_sentences = max(1, int(window_sentences))
+        self.classes = model_classes(model)
+        self.columns = sentence_columns(self.classes)
+
+    def windows(self, items: Iterable[Document | Skipped]) -> Iterator[Window]:
+        pending: list[tuple[Document | Skipped, list[Sentence]]] = []
+        n_sentences = 0
+        for item in items:
+            entry = self._prepare(item)
+            pending.append(entry)
+            n_sentences += len(entry[1])
+            if len(pending) >= self.window_items or n_sentences >= self.window_sentences:
+                yield self._tag_window(pending)
+                pending, n_sentences = [], 0
+        if pending:
+            yield self._tag_window(pending)
+
+    def _prepare(self, item):
+        if isinstance(item, Skipped):
+            return item, []
+        if self.strict and item.warnings:
+            reason = _without_source(item.warnings[0], item.source) + " (--strict)"
+            return Skipped(item.source, item.line, reason), []
+        units = units_of(item, self.unit)
+        if not units:
+            return Skipped(item.source, item.line, "no sentences (only boilerplate or punctuation)"), []
+        return item, units
+
+    def _tag_window(self, pending) -> Window:
+        texts = [u.text for _, units in pending for u in units]
+        flat = self.predict(texts)
+        results, k = [], 0
+        for item, units in pending:
+            if isinstance(item, Skipped):
+                results.append(item)
+                continue
+            rows = [self.row(u, flat[k + i]) for i, u in enumerate(units)]
+            k += len(units)
+            results.append(TaggedDocument(item, rows))
+        return Window(len(pending), results)
+
+    def predict(self, texts: Sequence[str]) -> list[dict]:
+        """``model.predict_flat`` in batches of similar length; results in ``texts`` order."""
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        out: list[dict] = [{}] * len(texts)
+        for b in range(0, len(order), self.batch_size):
+            idx = order[b : b + self.batch_size]
+            for i, pred in zip(idx, self.model.predict_flat([texts[i] for i in idx])):
+                out[i] = pred
+        return out
+
+    def row(self, unit: Sentence, pred: dict) -> dict:
+        row = {
+            "doc_id": unit.doc_id, "id": unit.id, "paragraph": unit.paragraph, "sentence": unit.sentence,
+            "start": unit.start, "end": unit.end, "text": unit.text,
+        }
+        for task in self.classes:
+            row[task] = pred[task]
+        for task, labels in self.classes.items():
+            for label in labels:
+                row[f"p_{task}_{label}"] = float(pred[f"p_{task}_{label}"])
+        return row
+
+
+def _without_source(message: str, source: str) -> str:
+    prefix = f"{source}: "
+    return message[len(prefix):] if message.startswith(prefix) else message
+
+
+def article_row(doc: Document, rows: list[dict], classes: dict[str, list[str]], top: int = TOP_SENTENCES) -> dict:
+    """One row per document: counts, shares and mean probabilities per label, and the ids of
+    the ``top`` sentences predicted with each label, strongest first."""
+    n = len(rows)
+    out = {"doc_id": doc.doc_id, "source": doc.source, "n_sentences": n}
+    for task, labels in classes.items():
+        counts = Counter(r[task] for r in rows)
+        for label in labels:
+            out[f"n_{task}_{label}"] = counts.get(label, 0)
+        for label in labels:
+            out[f"share_{task}_{label}"] = counts.get(label, 0) / n if n else 0.0
+        for label in labels:
+            key = f"p_{task}_{label}"
+            out[f"mean_p_{task}_{label}"] = math.fsum(r[key] for r in rows) / n if n else 0.0
+        for label in labels:
+            key = f"p_{task}_{label}"
+            ranked = sorted((i for i, r in enumerate(rows) if r[task] == label), key=lambda i: (-rows[i][key], i))
+            out[f"top_{task}_{label}"] = [rows[i]["id"] for i in ranked[:top]]
+    return out
+
+
+# --------------------------------------------------------------------------- inspect
+
+
+@dataclass
+class ArticleTags:
+    """One article's rows (as ``tag`` writes them) and the words behind each prediction."""
+
+    doc: Document
+    rows: list[dict]
+    classes: dict[str, list[str]]
+    explanations: dict[str, dict[str, list[tuple[str, float]]]]  # sentence id -> task -> terms
+    model: dict  # model_info()
+
+
+def tag_article(doc: Document, model, *, spec=None, explain: bool = True, top_k: int = 8,
+                batch_size: int = DEFAULT_BATCH_SIZE) -> ArticleTags:
+    tagger = Tagger(model, batch_size=batch_size)
+    units = segment(doc)
+    if not units:
+        raise DataFileError(doc.source, doc.line, "no sentences to tag (only boilerplate or punctuation)")
+    preds = tagger.predict([u.text for u in units])
+    rows = [tagger.row(u, p) for u, p in zip(units, preds)]
+    explanations = {}
+    if explain:
+        for u in units:
+            explanations[u.id] = {
+                task: [(str(term), float(w)) for term, w in est.explain(u.text, top_k=top_k)]
+                for task, est in model.estimators.items()
+            }
+    return ArticleTags(doc, rows, tagger.classes, explanations, model_info(model, spec))
+
+
+# --------------------------------------------------------------------------- encoders
+
+
+class JsonlEncoder:
+    def header(self) -> bytes:
+        return b""
+
+    def encode(self, rows: list[dict]) -> bytes:
+        return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows).encode("utf-8")
+
+
+class CsvEncoder:
+    def __init__(self, columns: list[str]):
+        self.columns = columns
+
+    def _lines(self, rows: Iterable[Sequence]) -> bytes:
+        buf = io.StringIO()
+        writer = csv.writer(buf, lineterminator="\n")
+        writer.writerows(rows)
+        return buf.getvalue().encode("utf-8")
+
+    def header(self) -> bytes:
+        return self._lines([self.columns])
+
+    def encode(self, rows: list[dict]) -> bytes:
+        return self._lines([[_csv_cell(r.get(c)) for c in self.columns] for r in rows])
+
+
+def _csv_cell(value):
+    if value is None:
+        return ""
+    if isinstance(value, list):
+        return LIST_SEPARATOR.join(map(str, value))
+    return value
+
+
+def arrow_schema(columns: list[str]):
+    import pyarrow as pa
+
+    def kind(col):
+        if col in INT_FIELDS or col.startswith("n_"):
+            return pa.int64()
+        if col.startswith(("p_", "share_", "mean_p_")):
+            return pa.float64()
+        if col.startswith("top_"):
+            return pa.list_(pa.string())
+        return pa.string()
+
+    return pa.schema([(c, kind(c)) for c in columns])
+
+
+def journal_to_parquet(journal: Path, target: Path, columns: list[str], row_group: int = PARQUET_ROW_GROUP) -> int:
+    """Convert a JSONL journal to Parquet, ``row_group`` rows at a time; returns rows."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    schema = arrow_schema(columns)
+    n = 0
+    with pq.ParquetWriter(str(target), schema) as writer, open(journal, "rb") as handle:
+        batch = []
+        for line in handle:
+            batch.append(json.loads(line))
+            if len(batch) >= row_group:
+                writer.write_table(pa.Table.from_pylist(batch, schema=schema))
+                n += len(batch)
+                batch = []
+        if batch:
+            writer.write_table(pa.Table.from_pylist(batch, schema=schema))
+            n += len(batch)
+    return n
+
+
+# --------------------------------------------------------------------------- sinks
+
+
+@dataclass
+class ResumePoint:
+    consumed: int
+    counts: dict
+
+
+class StreamSink:
+    """Rows to a byte stream (stdout), flushed after every window; no resume."""
+
+    complete = False
+
+    def __init__(self, stream: IO[bytes], encoder):
+        self.stream, self.encoder = stream, encoder
+
+    def open(self, resume: bool) -> ResumePoint | None:
+        self.stream.write(self.encoder.header())
+        return None
+
+    def write(self, rows: list[dict]) -> None:
+        self.stream.write(self.encoder.encode(rows))
+
+    def commit(self, consumed: int, counts: dict) -> None:
+        self.stream.flush()
+
+    def finish(self) -> None:
+        self.stream.flush()
+
+    def close(self) -> None:
+        pass
+
+
+class FileSink:
+    """Rows to ``FILE.part`` committed window by window, with ``FILE.part.json`` saying how
+    far; renamed (or converted, for Parquet) to ``FILE`` when the input ends."""
+
+    def __init__(self, out: Path, fmt: str, columns: list[str], fingerprint: dict):
+        self.out = Path(out)
+        self.fmt = fmt
+        self.columns = columns
+        self.fingerprint = fingerprint
+        self.encoder = CsvEncoder(columns) if fmt == "csv" else JsonlEncoder()
+        self.part = self.out.with_name(self.out.name + ".part")
+        self.state_path = self.out.with_name(self.out.name + ".part.json")
+        self.handle = None
+        self.complete = False
+
+    # -- start
+    def open(self, resume: bool) -> ResumePoint | None:
+        state = self._read_state() if resume else None
+        if resume and state is not None and not self.part.exists() and self.out.exists():
+            self.state_path.unlink()  # the run had finished (crash between rename and cleanup)
+            state = None
+        if state is not None and self.part.exists():
+            return self._reopen(state)
+        if resume and self.out.exists() and not self.part.exists():
+            self.complete = True
+            return None
+        if self.part.exists() and not resume:
+            raise StanceframeError(
+                f"{self.part}: unfinished output of an earlier run; add --resume to complete it, "
+                f"or delete {self.part} and {self.state_path.name} to start over"
+            )
+        self.out.parent.mkdir(parents=True, exist_ok=True)
+        self.handle = open(self.part, "wb")
+        self.handle.write(self.encoder.header())
+        self.commit(0, {})
+        return None
+
+    def _read_state(self) -> dict | None:
+        try:
+            state = json.loads(self.state_path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return None
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise StanceframeError(f"{self.state_path}: unreadable progress file ({exc}); delete it and "
+                                   f"{self.part.name} to start over") from None
+        if state.get("version") != STATE_VERSION:
+            raise StanceframeError(f"{self.state_path}: unknown progress file version {state.get('version')!r}")
+        return state
+
+    def _reopen(self, state: dict) -> ResumePoint:
+        if state.get("fingerprint") != self.fingerprint:
+            theirs = state.get("fingerprint") or {}
+            differ = sorted(k for k in set(theirs) | set(self.fingerprint) if theirs.get(k) != self.fingerprint.get(k))
+            raise StanceframeError(
+                f"{self.part}: written by a different command (differs in: {', '.join(differ)}); "
+                f"resume with the same inputs, model and options, or delete {self.part} and "
+                f"{self.state_path.name} to start over"
+            )
+        offset = int(state["offset"])
+        if self.part.stat().st_size < offset:
+            raise StanceframeError(f"{self.part}: shorter than its committed {offset} bytes; delete it and "
+                                   f"{self.state_path.name} to start over")
+        self.handle = open(self.part, "r+b")
+        self.handle.truncate(offset)  # drop whatever a killed run wrote after its last commit
+        self.handle.seek(offset)
+        return ResumePoint(int(state["consumed"]), state.get("counts", {}))
+
+    # -- rows
+    def write(self, rows: list[dict]) -> None:
+        self.handle.write(self.encoder.encode(rows))  # one write per document
+
+    def commit(self, consumed: int, counts: dict) -> None:
+        self.handle.flush()
+        os.fsync(self.handle.fileno())
+        state = {"version": STATE_VERSION, "offset": self.handle.tell(), "consumed": consumed,
+                 "counts": counts, "fingerprint": self.fingerprint}
+        tmp = self.state_path.with_name(self.state_path.name + ".tmp")
+        with open(tmp, "w", encoding="utf-8") as handle:
+            json.dump(state, handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, self.state_path)
+
+    # -- end
+    def finish(self) -> None:
+        self.handle.flush()
+        os.fsync(self.handle.fileno())
+        self.handle.close()
+        self.handle = None
+        if self.fmt == "parquet":
+            tmp = self.out.with_name(self.out.name + ".tmp")
+            journal_to_parquet(self.part, tmp, self.columns)
+            os.replace(tmp, self.out)
+            self.part.unlink()
+        else:
+            os.replace(self.part, self.out)
+        self.state_path.unlink(missing_ok=True)
+
+    def close(self) -> None:
+        if self.handle is not None:
+            self.handle.close()
+            self.handle = None
+
+
+# --------------------------------------------------------------------------- run
+
+
+@dataclass
+class TagSummary:
+    documents: int = 0
+    sentences: int = 0
+    skipped: int = 0
+    warnings: int = 0
+    reasons: Counter = field(default_factory=Counter)  # skip reason kind -> count
+    seconds: float = 0.0
+    resumed_items: int = 0  # input items an earlier run had done
+    run_sentences: int = 0  # sentences tagged by this run (for the rate)
+    output: str | None = None
+    already_complete: bool = False
+
+    def skip(self, item: Skipped) -> None:
+        self.skipped += 1
+        self.reasons[item.reason.split(" (")[0].split(";")[0].strip()] += 1
+
+    def counts(self) -> dict:
+        return {"documents": self.documents, "sentences": self.sentences, "skipped": self.skipped,
+                "warnings": self.warnings, "reasons": dict(self.reasons)}
+
+    def add_counts(self, counts: dict) -> None:
+        self.documents += counts.get("documents", 0)
+        self.sentences += counts.get("sentences", 0)
+        self.skipped += counts.get("skipped", 0)
+        self.warnings += counts.get("warnings", 0)
+        self.reasons.update(counts.get("reasons", {}))
+
+    @property
+    def exit_code(self) -> int:
+        """0: something tagged, nothing skipped; 1: some input skipped (or nothing tagged)."""
+        if self.already_complete:
+            return 0
+        return 1 if self.skipped or not self.documents else 0
+
+    def text(self) -> str:
+        if self.already_complete:
+            return f"{self.output}: already complete, nothing to resume"
+        rate = self.run_sentences / self.seconds if self.seconds > 0 else 0.0
+        parts = [f"tagged {self.documents:,} document(s), {self.sentences:,} sentence(s); "
+                 f"{self.seconds:.1f} s ({rate:,.0f} sentences/s)"]
+        if self.resumed_items:
+            parts.append(f"resumed after the {self.resumed_items:,} input item(s) an earlier run had done "
+                         f"(counts include them)")
+        if self.skipped:
+            kinds = ", ".join(f"{k}: {v}" for k, v in self.reasons.most_common())
+            parts.append(f"skipped {self.skipped:,} ({kinds})")
+        if self.warnings:
+            parts.append(f"{self.warnings:,} warning(s)")
+        if self.output:
+            parts.append(f"wrote {self.output}")
+        return "; ".join(parts)
+
+
+class Progress:
+    """tqdm bar on stderr counting documents, with sentences/s; messages above it."""
+
+    def __init__(self, enabled: bool, stream=None):
+        self.stream = stream or sys.stderr
+        self.bar = None
+        self.start = time.perf_counter()
+        if enabled:
+            from tqdm import tqdm
+
+            self.bar = tqdm(unit="doc", desc="tagging", file=self.stream, dynamic_ncols=True, mininterval=0.5)
+
+    def log(self, message: str) -> None:
+        if self.bar is not None:
+            self.bar.write(message, file=self.stream)
+        else:
+            print(message, file=self.stream, flush=True)
+
+    def update(self, documents: int, sentences_total: int) -> None:
+        if self.bar is None:
+            return
+        elapsed = max(time.perf_counter() - self.start, 1e-9)
+        self.bar.set_postfix_str(f"{sentences_total:,} sentences, {sentences_total / elapsed:,.0f} sent/s",
+                                 refresh=False)
+        self.bar.update(documents)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def check_options(*, fmt: str, per: str, unit: str, out, resume: bool, batch_size: int) -> None:
+    if fmt not in FORMATS:
+        raise StanceframeError(f"--format must be one of {', '.join(FORMATS)}, not {fmt!r}")
+    if per not in PER:
+        raise StanceframeError(f"--per must be one of {', '.join(PER)}, not {per!r}")
+    if unit not in UNITS:
+        raise StanceframeError(f"--unit must be one of {', '.join(UNITS)}, not {unit!r}")
+    if batch_size < 1:
+        raise StanceframeError(f"--batch-size must be at least 1, not {batch_size}")
+    if fmt == "parquet" and out is None:
+        raise StanceframeError("--format parquet needs --out FILE (Parquet cannot stream to stdout)")
+    if resume and out is None:
+        raise StanceframeError("--resume needs --out FILE (the output to complete)")
+    if per == "article" and unit == "record":
+        raise StanceframeError("--per article aggregates each document's sentences; with --unit record every "
+                               "record is its own unit, so use --per sentence")
+
+
+def run_tag(
+    paths: Sequence[str],
+    model,
+    *,
+    out: str | Path | None = None,
+    fmt: str = "jsonl",
+    per: str = "sentence",
+    unit: str = "document",
+    text_field: str = "text",
+    id_field: str = "id",
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    resume: bool = False,
+    strict: bool = False,
+    progress: bool = False,
+    stdin: IO[bytes] | None = None,
+    stdout: IO[bytes] | None = None,
+    stderr=None,
+    window_items: int = WINDOW_ITEMS,
+    window_sentences: int = WINDOW_SENTENCES,
+) -> TagSummary:
+    """Tag every input with ``model`` and write rows (see the module docstring for the
+    resume design). Skipped inputs and warnings are reported one line each on ``stderr``."""
+    check_options(fmt=fmt, per=per, unit=unit, out=out, resume=resume, batch_size=batch_size)
+    resolved = resolve_inputs(paths)
+    tagger = Tagger(model, unit=unit, batch_size=batch_size, strict=strict, window_items=window_items,
+                    window_sentences=window_sentences)
+    columns = tagger.columns if per == "sentence" else article_columns(tagger.classes)
+    summary = TagSummary(output=str(out) if out is not None else None)
+    if out is None:
+        sink = StreamSink(stdout if stdout is not None else sys.stdout.buffer,
+                          CsvEncoder(columns) if fmt == "csv" else JsonlEncoder())
+    else:
+        fingerprint = {
+            "format": fmt, "per": per, "unit": unit, "text_field": text_field, "id_field": id_field,
+            "strict": strict, "model": model_identity(model), "inputs": _inputs_digest(resolved),
+        }
+        sink = FileSink(Path(out), fmt, columns, fingerprint)
+    point = sink.open(resume)
+    if sink.complete:
+        summary.already_complete = True
+        return summary
+    consumed = 0
+    if point is not None:
+        consumed = summary.resumed_items = point.consumed
+        summary.add_counts(point.counts)
+
+    items = iter_documents(resolved, text_field=text_field, id_field=id_field, stdin=stdin)
+    items = itertools.islice(items, consumed, None)  # what the earlier run committed
+    bar = Progress(progress, stderr)
+    started = time.perf_counter()
+    try:
+        for window in tagger.windows(items):
+            documents = 0
+            for result in window.results:
+                if isinstance(result, Skipped):
+                    summary.skip(result)
+                    bar.log(f"skipped {result}")
+                    continue
+                for warning in result.doc.warnings:
+                    summary.warnings += 1
+                    bar.log(f"warning: {warning}")
+                rows = result.rows if per == "sentence" else [article_row(result.doc, result.rows, tagger.classes)]
+                sink.write(rows)
+                documents += 1
+                summary.documents += 1
+                summary.sentences += len(result.rows)
+                summary.run_sentences += len(result.rows)
+            consumed += window.consumed
+            sink.commit(consumed, summary.counts())
+            bar.update(documents, summary.sentences)
+        sink.finish()
+    finally:
+        bar.close()
+        sink.close()
+    summary.seconds = time.perf_counter() - started
+    return summary
+
+
+def _inputs_digest(resolved) -> str:
+    names = [str(item) if isinstance(item, Skipped) else str(item[0]) for item in resolved]
+    return hashlib.sha256("\n".join(names).encode("utf-8")).hexdigest()[:16]
+

@@ -1,0 +1,75 @@
+"""Helpers shared by the tag / inspect / report tests: a real tfidf-logreg model folder
+trained on the repo's gold data, generated articles, and headless Chromium."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+STANCEFRAME = [sys.executable, "-m", "stanceframe"]
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+
+
+def gold_sentences() -> list[dict]:
+    rows = []
+    for name in ("labels.jsonl", "contrast.jsonl"):
+        with open(REPO / "data" / name, encoding="utf-8") as handle:
+            rows += [json.loads(line) for line in handle if line.strip()]
+    return rows
+
+
+def build_model(path: Path) -> Path:
+    """A tfidf-logreg model folder (stance + framing) fitted on the gold sentences."""
+    from stanceframe.models.bundle import ModelBundle
+    from stanceframe.models.tfidf import TfidfLogRegClassifier
+
+    rows = gold_sentences()
+    texts = [r["text"] for r in rows]
+    estimators = {task: TfidfLogRegClassifier().fit(texts, [r[task] for r in rows]) for task in ("stance", "framing")}
+    ModelBundle("tfidf-logreg", estimators, {"name": "test-tfidf"}).save(path)
+    return path
+
+
+def article_text(rng: random.Random, sentences: list[str], paragraphs: int = 3, per_paragraph: int = 3) -> str:
+    """An article of gold sentences: blank-line separated paragraphs."""
+    return "\n\n".join(" ".join(rng.choice(sentences) for _ in range(per_paragraph)) for _ in range(paragraphs))
+
+
+def corpus_records(n: int, seed: int = 7, paragraphs: int = 3, per_paragraph: int = 3) -> list[dict]:
+    rng = random.Random(seed)
+    sentences = [r["text"] for r in gold_sentences()]
+    return [{"id": f"art{i:05d}", "text": article_text(rng, sentences, paragraphs, per_paragraph)} for i in range(n)]
+
+
+def write_jsonl(path: Path, records: list[dict]) -> Path:
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf-8")
+    return path
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    return [json.loads(line) for line in Path(path).read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def run_cli(*args, input: bytes | None = None, cwd=None, timeout: float = 300) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    return subprocess.run([*STANCEFRAME, *map(str, args)], input=input, capture_output=True, cwd=cwd,
+                          timeout=timeout, env=env)
+
+
+def chromium(tmp_path: Path, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    """Headless Chromium with a fresh profile and no background network traffic."""
+    if not Path(CHROMIUM).exists():
+        pytest.skip("chromium is not installed (/usr/bin/chromium); CI installs Debian's chromium package")
+    profile = tmp_path / f"chromium-profile-{len(list(tmp_path.glob('chromium-profile-*')))}"
+    cmd = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+           "--no-first-run", "--disable-component-update", "--disable-sync", "--disable-extensions",
+           "--hide-scrollbars", f"--user-data-dir={profile}", *args]
+    return subprocess.run(cmd, capture_output=True, timeout=timeout, text=True)
