@@ -91,4 +91,6 @@ def project(tmp_path, monkeypatch):
     for sub in ("seeds", "data", "training"):
         shutil.copytree(REPO / sub, tmp_path / sub)
     monkeypatch.chdir(tmp_path)
+    # mlflow.set_tracking_uri() exports MLFLOW_TRACKING_URI; never let one test's server leak
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     return tmp_path

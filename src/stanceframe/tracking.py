@@ -191,6 +191,17 @@ def _pip_requirements() -> list[str]:
     return reqs
 
 
+def _bundle_dir_of(model_dir: Path) -> Path | None:
+    """The model folder inside a downloaded pyfunc model (MLmodel names where it went)."""
+    from mlflow.models import Model
+
+    try:
+        flavor = Model.load(str(model_dir)).flavors["python_function"]
+        return model_dir / flavor["artifacts"][BUNDLE_ARTIFACT]["path"]
+    except (KeyError, OSError, TypeError):
+        return None
+
+
 def load_bundle_from_uri(uri: str, tracking_uri: str | None = None):
     """A :class:`ModelBundle` from ``runs:/<id>/model`` or ``models:/<name>@<alias>``."""
     import mlflow
@@ -209,7 +220,7 @@ def load_bundle_from_uri(uri: str, tracking_uri: str | None = None):
         local = Path(mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=str(dst)))
     except Exception as exc:  # noqa: BLE001
         raise ModelFolderError(f"{uri}: cannot fetch the model from MLflow ({type(exc).__name__}: {exc})") from None
-    bundle_dir = local / "artifacts" / BUNDLE_ARTIFACT
-    if not bundle_dir.is_dir():
-        raise ModelFolderError(f"{uri}: not a stanceframe model (no artifacts/{BUNDLE_ARTIFACT} folder)")
+    bundle_dir = _bundle_dir_of(local)
+    if bundle_dir is None or not bundle_dir.is_dir():
+        raise ModelFolderError(f"{uri}: not a stanceframe model (no {BUNDLE_ARTIFACT!r} artifact)")
     return ModelBundle.load(bundle_dir)
