@@ -9,7 +9,7 @@ export MLFLOW_DISABLE_TELEMETRY := true
 export TOKENIZERS_PARALLELISM := false
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: run test install check-java default-model compare bench clean
+.PHONY: run test install check-system default-model compare bench clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -23,15 +23,21 @@ $(STAMP): pyproject.toml | $(PY)
 
 install: $(STAMP)
 
-check-java:
-	@command -v java >/dev/null 2>&1 && java -version 2>&1 | grep -q '"17\|"2[0-9]' || { \
+# System packages the tests use; installed when missing and we may (root + apt-get), else a clear message.
+check-system:
+	@if ! command -v chromium >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing Debian's chromium for the HTML report test..." >&2; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else echo "headless Chromium is needed for the HTML test: apt-get install chromium" >&2; exit 1; fi; fi
+	@command -v java >/dev/null 2>&1 && java -version 2>&1 | grep -Eq 'version "(1[7-9]|2[0-9])' || { \
 	  echo "Java 17 is needed for the Spark tests: apt-get install openjdk-17-jre-headless" >&2; exit 1; }
 
 run: install
 	$(PY) -m stanceframe data build
 	$(PY) -m stanceframe data stats
 
-test: install
+test: install check-system
 	$(PY) -m pytest -q
 
 clean:
