@@ -132,11 +132,17 @@ def cmd_tag(args) -> int:
     from stanceframe.tagging import run_tag
 
     model = _load_model(args.model)
-    summary = run_tag(
-        args.paths, model, out=args.out, fmt=args.format, per=args.per, unit=args.unit,
-        text_field=args.text_field, id_field=args.id_field, batch_size=args.batch_size,
-        resume=args.resume, strict=args.strict, progress=not args.quiet and sys.stderr.isatty(),
-    )
+    try:
+        summary = run_tag(
+            args.paths, model, out=args.out, fmt=args.format, per=args.per, unit=args.unit,
+            text_field=args.text_field, id_field=args.id_field, batch_size=args.batch_size,
+            resume=args.resume, strict=args.strict, progress=not args.quiet and sys.stderr.isatty(),
+        )
+    except KeyboardInterrupt:
+        if args.out:
+            print(f"stanceframe tag: stopped; the rows done so far are kept in {args.out}.part; "
+                  "run the same command with --resume to complete it", file=sys.stderr)
+        raise
     print(f"stanceframe tag: {summary.text()}", file=sys.stderr)
     return summary.exit_code
 
