@@ -302,6 +302,9 @@ def test_svm_calibration_handles_a_single_example_class():
 def test_tfidf_char_ngrams_round_trip(tmp_path):
     est = make_estimator("tfidf-logreg", char_ngrams=True).fit(TEXTS, LABELS)
     assert len(est.vectorizers_) == 2
+    text = "Parliament backed sending weapons."
+    terms = est.explain(text)
+    assert terms and all(term in text.lower() and term == term.strip() for term, _ in terms)
     loaded = family_class("tfidf-logreg").load(est.save(tmp_path / "m"))
     assert np.array_equal(loaded.predict_proba(TEXTS), est.predict_proba(TEXTS))
 

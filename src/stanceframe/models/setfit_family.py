@@ -103,7 +103,7 @@ class SetFitClassifier(TextClassifier):
         try:
             with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
                 warnings.simplefilter("ignore")
-                setfit_model = SetFitModel.from_pretrained(source, local_files_only=True)
+                setfit_model = SetFitModel.from_pretrained(source, local_files_only=Path(source).is_dir())
                 setfit_model.model_body.max_seq_length = int(self.max_length)
                 if self.freeze_embeddings:
                     for param in setfit_model.model_body[0].auto_model.embeddings.parameters():

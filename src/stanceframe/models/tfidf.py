@@ -85,14 +85,17 @@ class _TfidfLinear(TextClassifier):
         return self._proba(decision_scores(self._features(texts), self.coef_, self.intercept_))
 
     def explain(self, text: str, top_k: int = 8) -> list[tuple[str, float]]:
-        """Terms of ``text`` weighted by tfidf value x the predicted class's coefficient."""
+        """Word n-grams of ``text`` weighted by tfidf value x the predicted class's
+        coefficient (signed: negative terms pulled away from the predicted class)."""
         features = self._features([text])
         pred = int(self._proba(decision_scores(features, self.coef_, self.intercept_))[0].argmax())
         row = features.tocsr()
-        direction = class_direction(self.coef_, pred)
-        contrib = row.data * direction[row.indices]
-        names = self.feature_names_
-        ranked = sorted(zip(names[row.indices], contrib), key=lambda kv: (-abs(kv[1]), kv[0]))
+        word_block = len(self.vectorizers_["word"].vocabulary_)
+        keep = row.indices < word_block  # char n-grams drive scores too but read badly as terms
+        indices, values = row.indices[keep], row.data[keep]
+        contrib = values * class_direction(self.coef_, pred)[indices]
+        names = self.vectorizers_["word"].get_feature_names_out()
+        ranked = sorted(zip(names[indices], contrib), key=lambda kv: (-abs(kv[1]), kv[0]))
         return [(str(term), float(w)) for term, w in ranked[:top_k] if w != 0.0]
 
     # ---- persistence
