@@ -131,10 +131,14 @@ def cmd_evaluate(args) -> int:
 def cmd_tag(args) -> int:
     from stanceframe.tagging import run_tag
 
+    if args.engine == "spark":
+        return cmd_tag_spark(args)
+    if args.partition_by or args.master:
+        raise StanceframeError("--partition-by and --master need --engine spark")
     model = _load_model(args.model)
     try:
         summary = run_tag(
-            args.paths, model, out=args.out, fmt=args.format, per=args.per, unit=args.unit,
+            args.paths, model, out=args.out, fmt=args.format or "jsonl", per=args.per, unit=args.unit,
             text_field=args.text_field, id_field=args.id_field, batch_size=args.batch_size,
             resume=args.resume, strict=args.strict, progress=not args.quiet and sys.stderr.isatty(),
         )
@@ -147,13 +151,27 @@ def cmd_tag(args) -> int:
     return summary.exit_code
 
 
+def cmd_tag_spark(args) -> int:
+    from stanceframe.spark_engine import run_spark_tag
+
+    summary = run_spark_tag(
+        args.paths, args.model, out=args.out, fmt=args.format, per=args.per, unit=args.unit,
+        text_field=args.text_field, id_field=args.id_field, batch_size=args.batch_size, resume=args.resume,
+        strict=args.strict, partition_by=args.partition_by, master=args.master,
+        progress=not args.quiet and sys.stderr.isatty(),
+    )
+    print(f"stanceframe tag: {summary.text()}", file=sys.stderr)
+    return summary.exit_code
+
+
 def cmd_inspect(args) -> int:
     from stanceframe import report
     from stanceframe.tagging import read_article, tag_article
 
     model = _load_model(args.model)
     doc = read_article(args.article, text_field=args.text_field, id_field=args.id_field)
-    article = tag_article(doc, model, spec=args.model or "models/default", explain=bool(args.html or args.open))
+    article = tag_article(doc, model, spec=args.model or "models/default", explain=bool(args.html or args.open),
+                          progress=sys.stderr.isatty())
     print(report.sentence_table(article.rows, article.classes))
     if args.html or args.open:
         page = report.write_inspection_html(article, args.html or Path(f"{doc.doc_id}.inspect.html"))
@@ -245,7 +263,8 @@ def build_parser() -> argparse.ArgumentParser:
                           "its id as the row id (pre-segmented data)")
     tag.add_argument("--text-field", default="text", help="JSONL/CSV field holding the text (default: text)")
     tag.add_argument("--id-field", default="id", help="JSONL/CSV field holding the id (default: id)")
-    tag.add_argument("--format", choices=["jsonl", "csv", "parquet"], default="jsonl")
+    tag.add_argument("--format", choices=["jsonl", "csv", "parquet"], default=None,
+                     help="jsonl (default), csv or parquet; --engine spark always writes a Parquet folder")
     tag.add_argument("--out", type=Path,
                      help="output file (default: stdout); written as FILE.part + FILE.part.json while running, "
                           "renamed to FILE when complete")
@@ -259,6 +278,14 @@ def build_parser() -> argparse.ArgumentParser:
     tag.add_argument("--strict", action="store_true",
                      help="a document with a warning (e.g. decoded with a non-UTF-8 fallback) is skipped, "
                           "so it makes the exit status 1")
+    tag.add_argument("--engine", choices=["local", "spark"], default="local",
+                     help="local: stream on this machine (default); spark: run on Apache Spark and write a Parquet "
+                          "folder at --out DIR (needs pip install 'stanceframe[spark]' and Java 17)")
+    tag.add_argument("--master", help="Spark master URL for --engine spark (default: local[2]; under spark-submit, "
+                                      "spark-submit's --master)")
+    tag.add_argument("--partition-by", metavar="COLUMN",
+                     help="--engine spark: partition the Parquet output by an output column, 'source' (the input "
+                          "file) or a field of the input records such as 'date'")
     tag.set_defaults(func=cmd_tag)
 
     inspect = sub.add_parser("inspect", help="one article's sentences with stance, framing and why; --html page")

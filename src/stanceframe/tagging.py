@@ -372,7 +372,10 @@ class ArticleTags:
 
 
 def tag_article(doc: Document, model, *, spec=None, explain: bool = True, top_k: int = 8,
-                batch_size: int = DEFAULT_BATCH_SIZE) -> ArticleTags:
+                batch_size: int = DEFAULT_BATCH_SIZE, progress: bool = False) -> ArticleTags:
+    """``doc``'s rows exactly as ``tag`` writes them, plus, with ``explain``, each task's
+    ``estimator.explain`` terms per sentence (leave-one-out for transformer families: a
+    progress bar on stderr with ``progress``)."""
     tagger = Tagger(model, batch_size=batch_size)
     units = segment(doc)
     if not units:
@@ -381,7 +384,9 @@ def tag_article(doc: Document, model, *, spec=None, explain: bool = True, top_k:
     rows = [tagger.row(u, p) for u, p in zip(units, preds)]
     explanations = {}
     if explain:
-        for u in units:
+        from tqdm import tqdm
+
+        for u in tqdm(units, desc="explaining", unit="sentence", disable=not progress, file=sys.stderr):
             explanations[u.id] = {
                 task: [(str(term), float(w)) for term, w in est.explain(u.text, top_k=top_k)]
                 for task, est in model.estimators.items()
