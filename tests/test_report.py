@@ -187,7 +187,7 @@ def test_chromium_panel_follows_the_link_to_a_sentence(rendered):
     assert dom.select_one("#panel")["data-sentence"] == target["id"]
     assert dom.select_one("#panel-text").get_text() == target["text"]
     assert HOSTILE in target["text"]
-    assert dom.select_one(f"span.sent.selected")["data-id"] == target["id"]
+    assert dom.select_one("span.sent.selected")["data-id"] == target["id"]
     for task, labels in panel_numbers(dom).items():
         assert dom.select_one(f'#panel section[data-task="{task}"]')["data-label"] == target[task]
         for label, (p, _) in labels.items():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Sequence
 
 
@@ -250,9 +251,8 @@ def render_inspection_html(article, generated: str | None = None) -> str:
     )
 
 
-def write_inspection_html(article, path) -> "Path":
-    from pathlib import Path
-
+def write_inspection_html(article, path) -> Path:
+    """Write the page atomically (a temporary file renamed into place); returns its path."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
