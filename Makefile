@@ -33,9 +33,28 @@ check-system:
 	@command -v java >/dev/null 2>&1 && java -version 2>&1 | grep -Eq 'version "(1[7-9]|2[0-9])' || { \
 	  echo "Java 17 is needed for the Spark tests: apt-get install openjdk-17-jre-headless" >&2; exit 1; }
 
+# The shipped default model (models/default/, committed) is rebuilt by `make default-model`.
+DEFAULT_FAMILY ?= minilm-logreg
+OUT ?= out
+
 run: install
 	$(PY) -m stanceframe data build
 	$(PY) -m stanceframe data stats
+	@test -f models/default/manifest.json || $(MAKE) --no-print-directory default-model
+	$(PY) -m stanceframe tag seeds --quiet --out $(OUT)/seeds.sentences.jsonl
+	$(PY) -m stanceframe tag seeds --quiet --per article --out $(OUT)/seeds.articles.jsonl
+	$(PY) -m stanceframe inspect seeds/seed-korea-ww3.txt --html $(OUT)/seed-korea-ww3.html > $(OUT)/seed-korea-ww3.table.txt
+	@echo ""
+	@echo "per-sentence tags:   $(OUT)/seeds.sentences.jsonl"
+	@echo "per-article summary: $(OUT)/seeds.articles.jsonl"
+	@echo "terminal table:      $(OUT)/seed-korea-ww3.table.txt"
+	@echo "HTML report:         $(OUT)/seed-korea-ww3.html"
+
+default-model: install
+	$(PY) -m stanceframe train --family $(DEFAULT_FAMILY) --export models/default --no-track
+
+compare: install
+	$(PY) -m stanceframe compare
 
 test: install check-system
 	$(PY) -m pytest -q
