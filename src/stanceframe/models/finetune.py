@@ -23,6 +23,7 @@ from stanceframe.models.encoder import (
     leave_one_out,
     length_sorted_batches,
     load_pretrained,
+    quiet_transformers,
     resolve_encoder,
 )
 
@@ -105,6 +106,7 @@ class MiniLMFineTuneClassifier(TextClassifier):
             TrainingArguments,
             set_seed,
         )
+        from transformers.trainer_callback import PrinterCallback
 
         texts = check_texts(X)
         y = np.asarray([str(v) for v in y], dtype=object)
@@ -120,7 +122,7 @@ class MiniLMFineTuneClassifier(TextClassifier):
 
         source = resolve_encoder(self.encoder)
         tokenizer = AutoTokenizer.from_pretrained(source)
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), quiet_transformers():
             warnings.simplefilter("ignore")
             model = AutoModelForSequenceClassification.from_pretrained(
                 source, num_labels=len(self.classes_), use_safetensors=True,
@@ -185,7 +187,9 @@ class MiniLMFineTuneClassifier(TextClassifier):
                 compute_loss_func=weighted_loss,
                 callbacks=[EarlyStoppingCallback(early_stopping_patience=int(self.patience))] if early else [],
             )
-            trainer.train()
+            trainer.remove_callback(PrinterCallback)  # per-epoch log dicts on stdout
+            with quiet_transformers():
+                trainer.train()
             self.epochs_trained_ = float(trainer.state.epoch or 0.0)
             self.best_val_loss_ = trainer.state.best_metric
             model = trainer.model

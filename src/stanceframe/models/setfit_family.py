@@ -29,6 +29,7 @@ from stanceframe.models.encoder import (
     leave_one_out,
     load_pretrained,
     mean_pooled,
+    quiet_transformers,
     resolve_encoder,
 )
 from stanceframe.models.linear import decision_scores, fit_logreg, load_head, logreg_proba, save_head
@@ -101,7 +102,7 @@ class SetFitClassifier(TextClassifier):
         bars_were_on = datasets.is_progress_bar_enabled()
         datasets.disable_progress_bars()
         try:
-            with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+            with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()), quiet_transformers():
                 warnings.simplefilter("ignore")
                 setfit_model = SetFitModel.from_pretrained(source, local_files_only=Path(source).is_dir())
                 setfit_model.model_body.max_seq_length = int(self.max_length)
