@@ -330,3 +330,21 @@ def test_cli_engine_spark_with_relative_paths(tmp_path, model_dir):
     assert sorted(p.name for p in (tmp_path / "out").glob("source=*")) == sorted(
         f"source=in%2Fart0000{i}.txt" for i in range(6))
     assert {r["source"] for r in read_parquet_rows(tmp_path / "out")} == {f"in/art0000{i}.txt" for i in range(6)}
+
+
+@spark_test
+def test_mlflow_model_uri_is_fetched_on_the_driver_and_shipped(spark, model, model_dir, inputs, tmp_path, monkeypatch):
+    from stanceframe.tracking import Tracker, local_store_uri
+
+    uri = local_store_uri(tmp_path)
+    tracker = Tracker(uri, "spark-engine", root=tmp_path)
+    with tracker.run("tfidf"):
+        logged = tracker.log_bundle(model_dir)
+    tracker.set_alias(logged["version"])
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+
+    jsonl = inputs["jsonl"]
+    _, by_folder, _ = spark_tag([jsonl], model, tmp_path / "folder")
+    summary, by_alias, report = spark_tag([jsonl], "models:/stanceframe@champion", tmp_path / "alias")
+    assert_same_rows(by_alias, by_folder, sentence_columns(model_classes(model)))
+    assert summary.documents == 200 and len(report) == 5

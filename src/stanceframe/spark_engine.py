@@ -14,8 +14,8 @@ summary's counts and skip reasons come from the same pass)::
                        item rows: 's' sentence | 'd' tagged document | 'k' skipped | 'w' warning
                                         │ persisted; 'k'/'w' rows collected on the driver -> TagSummary
                                         ▼ 's' rows, repartitioned by document
-                       pandas UDF: ModelBundle.predict_flat (model folder shipped with
-                       SparkContext.addFile, loaded once per Python worker)
+                       pandas UDF: ModelBundle.predict_flat (model folder zipped, shipped with
+                       SparkContext.addArchive, loaded once per Python worker)
                                         ▼
                        Parquet folder (--partition-by COLUMN: an output column, ``source``,
                        or a field of the input records such as ``date``)
@@ -43,14 +43,13 @@ from typing import Iterator, Sequence
 
 import pandas as pd
 
-from stanceframe.corpus import Document, Skipped, doc_id_for, expand_inputs
+from stanceframe.corpus import SUPPORTED_SUFFIXES, Document, Skipped, doc_id_for, expand_inputs
 from stanceframe.errors import StanceframeError
 
 DEFAULT_MASTER = "local[2]"
 SHUFFLE_PARTITIONS = 4
 ITEM_BATCH_ROWS = 4096  # item rows per Arrow batch out of the read/segment stage
 PARQUET_SUFFIX = ".parquet"
-TEXT_RECORD_SUFFIXES = (".txt", ".text", ".md", ".markdown", ".html", ".htm", ".jsonl", ".ndjson", ".csv")
 _URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 MODEL_STAGING = Path(tempfile.gettempdir()) / "stanceframe-spark-models"
 PANDAS_WARNING = "PySpark does not yet fully support pandas"
@@ -124,7 +123,7 @@ def plan_inputs(paths: Sequence[str]) -> InputPlan:
         if raw == "-":
             raise StanceframeError("--engine spark cannot read standard input (-); save it to a file first")
         if _URI.match(raw) and not raw.startswith("file:"):
-            if raw.lower().rstrip("/").endswith(TEXT_RECORD_SUFFIXES):
+            if raw.lower().rstrip("/").endswith(tuple(SUPPORTED_SUFFIXES)):
                 raise StanceframeError(
                     f"{raw}: --engine spark reads text, JSONL and CSV files from a path every executor can open "
                     f"(local disk in local mode, a shared mount on a cluster); on {raw.split(':', 1)[0]}:// it "
@@ -292,7 +291,7 @@ _BUNDLES: dict = {}  # shipped model name -> ModelBundle, one load per Python wo
 
 
 def worker_bundle(name: str):
-    """The model folder shipped as ``name`` (SparkContext.addFile), loaded once per worker."""
+    """The model folder shipped as ``name`` (SparkContext.addArchive), loaded once per worker."""
     bundle = _BUNDLES.get(name)
     if bundle is None:
         from pyspark import SparkFiles
@@ -373,8 +372,6 @@ def spark_session(master: str | None = None, *, progress: bool = False):
     if not submitted and not (shutil.which("java") or os.environ.get("JAVA_HOME")):
         raise StanceframeError("--engine spark needs Java 17 (no java on PATH and no JAVA_HOME): "
                                "apt-get install openjdk-17-jre-headless")
-    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-    os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
     os.environ.setdefault("PYTHONWARNINGS", f"ignore:{PANDAS_WARNING}:FutureWarning")
     builder = (SparkSession.builder.appName("stanceframe-tag")
                .config("spark.sql.execution.arrow.pyspark.enabled", "true")
@@ -386,10 +383,10 @@ def spark_session(master: str | None = None, *, progress: bool = False):
         builder = builder.master(master)
     if master is not None and master.startswith("local"):
         os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+        os.environ["PYSPARK_PYTHON"] = sys.executable  # local workers run this very Python (its venv)
         builder = (builder.config("spark.ui.enabled", "false")
                    .config("spark.driver.host", "127.0.0.1")
                    .config("spark.driver.bindAddress", "127.0.0.1")
-                   .config("spark.pyspark.python", sys.executable)
                    .config("spark.driver.extraJavaOptions", _quiet_logging_options()))
     try:
         spark = builder.getOrCreate()
@@ -400,26 +397,23 @@ def spark_session(master: str | None = None, *, progress: bool = False):
     return spark, True
 
 
-def ship_model(spark, bundle) -> tuple[str, Path]:
-    """Copy the model folder to a name keyed on its content and ``addFile`` it; executors
-    find it with ``SparkFiles.get(name)``."""
+def ship_model(spark, bundle) -> str:
+    """Zip the model folder under a name keyed on its content and ``addArchive`` it (a
+    folder cannot be ``addFile``'d outside local mode); every executor unpacks it once and
+    finds it with ``SparkFiles.get(name)``. The zip stays in the temp folder, so a later run
+    with the same model (same name, same path) reuses it."""
     source = Path(bundle.path)
     digest = hashlib.sha256()
     for f in sorted(p for p in source.rglob("*") if p.is_file()):
         digest.update(str(f.relative_to(source)).encode("utf-8") + b"\0" + f.read_bytes() + b"\0")
-    name = f"stanceframe-model-{digest.hexdigest()[:16]}"
-    staged = MODEL_STAGING / name
-    if not staged.is_dir():
+    name = f"stanceframe-model-{digest.hexdigest()[:16]}.zip"
+    archive = MODEL_STAGING / name
+    if not archive.is_file():
         MODEL_STAGING.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(dir=MODEL_STAGING, prefix=".staging-"))
-        shutil.copytree(source, tmp / name)
-        try:
-            os.replace(tmp / name, staged)
-        except OSError:  # another run staged it meanwhile
-            pass
-        shutil.rmtree(tmp, ignore_errors=True)
-    spark.sparkContext.addFile(str(staged), recursive=True)
-    return name, staged
+        tmp = shutil.make_archive(str(MODEL_STAGING / f".{name}.{os.getpid()}"), "zip", root_dir=source)
+        os.replace(tmp, archive)
+    spark.sparkContext.addArchive(str(archive))
+    return name
 
 
 def write_mode(spark, out: str) -> str:
@@ -501,7 +495,7 @@ def run_spark_tag(
     items = None
     try:
         mode = write_mode(spark, out)
-        name, _ = ship_model(spark, bundle)
+        name = ship_model(spark, bundle)
         started = time.perf_counter()
         options = dict(text_field=text_field, id_field=id_field, unit=unit, strict=strict, part_column=part_column)
         schema = ", ".join(f"`{n}` {'bigint' if k == 'int64' else 'string'}" for n, k in ITEM_FIELDS)
