@@ -503,3 +503,63 @@ def test_expand_inputs_deduplicates_a_file_named_twice(tmp_path):
 
 def test_expand_inputs_passes_stdin_through():
     assert [p for p, _ in expand_inputs(["-"])] == [__import__("pathlib").Path("-")]
+
+
+def _nltk_punkt():
+    """nltk's own PunktSentenceTokenizer with the parameters sentence_tokenizer() uses."""
+    import punkt
+    from nltk.tokenize.punkt import PunktParameters, PunktSentenceTokenizer
+
+    from stanceframe.corpus import _EXTRA_ABBREVIATIONS
+
+    trained = punkt.load_model("english")
+    params = PunktParameters()
+    params.abbrev_types = set(trained.abbrev_types) | _EXTRA_ABBREVIATIONS
+    params.collocations = set(trained.collocations)
+    params.sent_starters = set(trained.sent_starters)
+    for word, flags in trained.ortho_context.items():
+        params.ortho_context[word] = flags
+    return PunktSentenceTokenizer(params)
+
+
+@pytest.mark.parametrize("hash_seed", ["1", "3"])  # nltk's regexes differ by hash seed ("?!" / "!?")
+def test_fast_punkt_splits_exactly_like_nltk(hash_seed):
+    """The tokenizer behind split_sentences gives nltk Punkt's spans on the repo's text and
+    on random text dense with abbreviations, initials, numbers, quotes, brackets, ellipses
+    and odd whitespace (run in a fresh process per hash seed)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = f"""
+import json, random, sys
+sys.path.insert(0, {str(Path(__file__).parent)!r})
+from test_corpus import _nltk_punkt
+from stanceframe.corpus import sentence_tokenizer
+fast, slow = sentence_tokenizer(), _nltk_punkt()
+assert fast._shortcuts, "the shortcuts are off: nltk's regexes changed"
+root = {str(Path(__file__).resolve().parents[1])!r}
+texts = open(root + "/seeds/seed-korea-ww3.txt", encoding="utf-8").read().split("\\n")
+for name in ("labels.jsonl", "contrast.jsonl"):
+    texts += [json.loads(l)["text"] for l in open(root + "/data/" + name, encoding="utf-8") if l.strip()]
+words = " ".join(texts).split()
+tricky = ["U.S.", "No.", "no.", "Mr.", "J.", "5.", "...", "..", "?", "!", "?!", '"', "'", ")", "(", "e.g.", "Inc.",
+          "St.", "a.", "A.", "--", "\\u201c", "\\u201d", "\\xab", "\\xbb", ";", ":", ",", ".", "1990s.", "vs.", "p.m.",
+          "S.", "Bach", "The", "the", "In", "it.", "ex-U.S.", "[", "]", "\\u2019", "etc.", "\\u2026", "A.B.", "(a)",
+          '?"', '."', ".)", "!'", "i.", "II.", "Nos.", "\\u00e9.", "e\\u0301."]
+seps = [" ", " ", " ", "", "  ", "\\n", "\\t", "\\u00a0", "\\x1c", "\\r\\n", " \\n \\n", "\\u2029"]
+rng = random.Random(7)
+for a, b in sorted(fast._params.collocations)[:300]:  # word pairs that make "a. b" an abbreviation
+    texts += [f"It was {{a}}. {{b}} said.", f"It was {{a.capitalize()}}. {{b.capitalize()}} said."]
+for _ in range(4000):
+    k = rng.randint(1, 30)
+    texts.append("".join((rng.choice(tricky) if rng.random() < 0.35 else rng.choice(words)) + rng.choice(seps)
+                         for _ in range(k)))
+bad = [t for t in texts if list(fast.span_tokenize(t)) != list(slow.span_tokenize(t))]
+assert not bad, bad[:3]
+print(len(texts))
+"""
+    env = {**__import__("os").environ, "PYTHONHASHSEED": hash_seed}
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert int(done.stdout.strip()) > 4000

@@ -414,3 +414,22 @@ def test_lexicon_reads_the_project_schema_by_default():
     task = load_schema().task("stance")
     assert est.task_ == "stance" and est.default_ == task.default
     assert est.cues_["support"] == list(task.label("support").cues)
+
+
+@pytest.mark.parametrize("params", [{}, {"ngram_max": 3}, {"char_ngrams": True}])
+def test_tfidf_features_equal_sklearn_transform_bit_for_bit(params):
+    """The fast word-n-gram path (shared by a bundle's tasks) builds exactly the matrix
+    sklearn's TfidfVectorizer.transform builds, whatever the batch."""
+    from stanceframe.models.tfidf import fast_transform
+
+    est = make_estimator("tfidf-logreg", **params).fit(TEXTS, LABELS)
+    texts = TEXTS + [t for t, _ in FRAMING] + ["", "a", "Ünïcödé wörds ÄÖ 123 45", "the the the the", "x_y __ 9 99",
+                                               "New words the model never saw."]
+    for vec in est.vectorizers_.values():
+        for size in (1, 5, len(texts)):
+            for start in range(0, len(texts), size):
+                batch = texts[start:start + size]
+                fast, slow = fast_transform(vec, batch), vec.transform(batch)
+                assert fast.shape == slow.shape
+                assert np.array_equal(fast.indptr, slow.indptr) and np.array_equal(fast.indices, slow.indices)
+                assert np.array_equal(fast.data, slow.data)
