@@ -77,8 +77,8 @@ class MiniLMFineTuneClassifier(TextClassifier):
 
     family = "minilm-finetune"
 
-    def __init__(self, encoder: str = DEFAULT_ENCODER, max_length: int = 64, epochs: int = 5, batch_size: int = 16,
-                 learning_rate: float = 1e-4, weight_decay: float = 0.01, warmup: float = 0.1,
+    def __init__(self, encoder: str = DEFAULT_ENCODER, max_length: int = 64, epochs: int = 4, batch_size: int = 16,
+                 learning_rate: float = 2e-4, weight_decay: float = 0.01, warmup: float = 0.1,
                  validation_fraction: float = 0.15, patience: int = 2, class_weight: str | None = "balanced",
                  freeze_embeddings: bool = True, predict_batch_size: int = 64, random_state: int = 0):
         self.encoder = encoder
@@ -224,8 +224,9 @@ class MiniLMFineTuneClassifier(TextClassifier):
                              "best_val_loss": getattr(self, "best_val_loss_", None)}}
 
     def _save_weights(self, path: Path) -> None:
-        self.model_.save_pretrained(path / TRANSFORMER_DIR, safe_serialization=True)
-        self.tokenizer_.save_pretrained(path / TRANSFORMER_DIR)
+        with quiet_transformers():
+            self.model_.save_pretrained(path / TRANSFORMER_DIR, safe_serialization=True)
+            self.tokenizer_.save_pretrained(path / TRANSFORMER_DIR)
 
     def _load_weights(self, path: Path, meta: dict) -> None:
         from transformers import AutoModelForSequenceClassification, AutoTokenizer

@@ -48,7 +48,7 @@ class SetFitClassifier(TextClassifier):
     family = "setfit"
 
     def __init__(self, encoder: str = DEFAULT_ENCODER, max_length: int = 64, num_iterations: int = 1, epochs: int = 1,
-                 batch_size: int = 16, body_learning_rate: float = 5e-5, max_steps: int = 20, freeze_embeddings: bool = True,
+                 batch_size: int = 16, body_learning_rate: float = 5e-5, max_steps: int = 16, freeze_embeddings: bool = True,
                  C: float = 10.0, class_weight: str | None = "balanced", predict_batch_size: int = 64,
                  random_state: int = 0):
         self.encoder = encoder
@@ -152,8 +152,9 @@ class SetFitClassifier(TextClassifier):
         return {"encoder": {"name": self.encoder, "package_version": getattr(self, "encoder_version_", None)}}
 
     def _save_weights(self, path: Path) -> None:
-        self.model_.save_pretrained(path / ENCODER_DIR, safe_serialization=True)
-        self.tokenizer_.save_pretrained(path / ENCODER_DIR)
+        with quiet_transformers():
+            self.model_.save_pretrained(path / ENCODER_DIR, safe_serialization=True)
+            self.tokenizer_.save_pretrained(path / ENCODER_DIR)
         save_head(path, self.coef_, self.intercept_)
 
     def _load_weights(self, path: Path, meta: dict) -> None:
