@@ -161,6 +161,8 @@ def test_bad_data_is_one_line_exit_2(project, capsys):
     bad = project / "bad.jsonl"
     bad.write_text('{"id": "a", "text": "fine", "stance": "none", "framing": "neutral"}\n'
                    '{"id": "b", "text": "x", "stance": "maybe", "framing": "neutral"}\n')
-    assert main(["train", "--family", "lexicon", "--no-track", "--data", str(bad)]) == 2
+    # user --data takes its labels from the data unless --schema names them (issue 6)
+    schema = project / "training" / "schema.toml"
+    assert main(["train", "--family", "lexicon", "--no-track", "--data", str(bad), "--schema", str(schema)]) == 2
     err = capsys.readouterr().err
     assert f"{bad}:2" in err and "maybe" in err

@@ -69,14 +69,31 @@ def _tracker(args, experiment: str):
     return Tracker(uri, experiment, root=root, enabled=not getattr(args, "no_track", False))
 
 
+def _data_fields(args, user_data: bool) -> dict:
+    """load_labelled keywords from --text-field/--id-field/--target-field/--schema: with
+    the user's --data and no --schema, labels come from the data."""
+    from stanceframe.schema import load_schema
+
+    fields = {"text_field": args.text_field, "id_field": args.id_field, "target_field": args.target_field}
+    if args.schema:
+        fields["schema"] = load_schema(args.schema)
+    elif user_data:
+        fields["labels_from_data"] = True
+    return fields
+
+
+def _data_paths(values) -> list:
+    """--data values: files as Paths, ``hf:...`` datasets as strings."""
+    return [v if str(v).startswith("hf:") else Path(v) for v in values]
+
+
 def cmd_train(args) -> int:
     from stanceframe import experiments as ex
 
     root = project_root()
-    paths = args.data or [root / "data" / "labels.jsonl", root / "data" / "contrast.jsonl"]
-    paths = [Path(p) for p in paths]
+    paths = _data_paths(args.data) if args.data else [root / "data" / "labels.jsonl", root / "data" / "contrast.jsonl"]
     tracker = _tracker(args, ex.experiment_name(paths))  # fails fast before loading or training
-    data = ex.load_training_data(paths, _tasks_arg(args.task), text_field=args.text_field)
+    data = ex.load_training_data(paths, _tasks_arg(args.task), **_data_fields(args, bool(args.data)))
     tasks = _tasks_arg(args.task) or data.tasks
     result = ex.train(args.family, data, tasks=tasks, tracker=tracker, export=args.export, seed=args.seed)
     secs = ", ".join(f"{t} {s:.1f}s" for t, s in result.fit_seconds.items())
@@ -94,10 +111,16 @@ def cmd_compare(args) -> int:
 
     root = project_root()
     config = ex.load_config(args.config or root / ex.DEFAULT_CONFIG)
-    tracker = _tracker(args, ex.experiment_name(ex.resolve(root, config.gold)))
+    paths = _data_paths(args.data) if args.data else ex.resolve(root, config.gold)
+    tracker = _tracker(args, ex.experiment_name(paths))
+    data = None
+    if args.data:  # the user's labelled set replaces the config's data
+        data = ex.load_training_data(paths, _tasks_arg(args.task), **_data_fields(args, True))
+    elif args.task or args.target_field or args.schema:
+        raise StanceframeError("--task, --target-field and --schema go with --data (the config names its own data)")
     progress = None if args.quiet else (lambda line: print(line, file=sys.stderr, flush=True))
     result = ex.compare(config, tracker=tracker, root=root, promote=args.promote, families=args.family or None,
-                        progress=progress)
+                        progress=progress, data=data)
     rows = [[r["family"], r["task"], f"{r['macro_f1']:.3f} ± {r['macro_f1_std']:.3f}",
              " ".join(f"{k}:{v:.2f}" for k, v in r["per_class_f1"].items()), r["accuracy"], r["ece"],
              f"{r['fit_seconds']:.2f}", f"{r['sentences_per_s']:,.0f}"] for r in result.leaderboard]
@@ -116,12 +139,27 @@ def cmd_evaluate(args) -> int:
     from stanceframe.tagging import load_model
 
     bundle = load_model(args.model)
-    data = ex.load_training_data([Path(args.data)], _tasks_arg(args.task) or bundle.tasks, text_field=args.text_field)
+    args.target_field = args.target_field or bundle.target_field  # the field the model was trained with
+    data = ex.load_training_data(_data_paths([args.data]), _tasks_arg(args.task) or bundle.tasks,
+                                 **_data_fields(args, True))
     metrics = ex.evaluate_bundle(bundle, data, _tasks_arg(args.task))
     print(format_table(["task", "label", "F1 / macro-F1", "precision / acc", "recall / ECE", "support / n"],
                        ex.metrics_table_rows(metrics)))
     if args.json:
         Path(args.json).write_text(json.dumps(metrics, indent=2))
+    return EXIT_OK
+
+
+def cmd_benchmark(args) -> int:
+    from stanceframe.benchmarks import EXPERIMENT, run_tweeteval
+
+    tracker = _tracker(args, EXPERIMENT)
+    progress = None if args.quiet else (lambda line: print(line, file=sys.stderr, flush=True))
+    result = run_tweeteval(args.data, tracker=tracker, out_dir=args.out, families=_tasks_arg(args.families),
+                           seed=args.seed, cv_folds=args.cv_folds, export=args.export, progress=progress)
+    print(result.markdown)
+    print(f"table: {result.paths['markdown']}, {result.paths['json']}; best model: {result.paths['model']}",
+          file=sys.stderr)
     return EXIT_OK
 
 
@@ -141,6 +179,7 @@ def cmd_tag(args) -> int:
             args.paths, model, out=args.out, fmt=args.format or "jsonl", per=args.per, unit=args.unit,
             text_field=args.text_field, id_field=args.id_field, batch_size=args.batch_size,
             resume=args.resume, strict=args.strict, progress=not args.quiet and sys.stderr.isatty(),
+            target_field=args.target_field,
         )
     except KeyboardInterrupt:
         if args.out:
@@ -224,9 +263,7 @@ def build_parser() -> argparse.ArgumentParser:
     train = sub.add_parser("train", help="fit a model family on labelled data (all of it)")
     train.add_argument("--family", required=True, choices=list(FAMILIES))
     train.add_argument("--task", default="all", help="stance, framing, a comma list, or all (default)")
-    train.add_argument("--data", nargs="+", type=Path, help="labelled JSONL/CSV files (default: gold seed set + contrast set)")
-    train.add_argument("--text-field", default="text")
-    train.add_argument("--target-field", default=None, help="records' target field (target-aware stance)")
+    _data_args(train, "labelled JSONL/CSV files or hf:FOLDER[#split] datasets (default: gold seed set + contrast set)")
     train.add_argument("--export", type=Path, help="write a model folder here (what tag/inspect accept)")
     train.add_argument("--seed", type=int, default=13)
     _tracking_args(train)
@@ -237,16 +274,42 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("--family", action="append", help="only these families (repeatable)")
     compare.add_argument("--promote", action="store_true", help="export the best family to models/ and alias it champion")
     compare.add_argument("--quiet", action="store_true", help="no per-fold progress lines")
+    _data_args(compare, "labelled JSONL/CSV files or hf:FOLDER[#split]: cross-validate on these instead of the "
+                        "config's data (folds grouped by a 'paragraph' field if present, else one record per group)")
+    compare.add_argument("--task", default=None, help="with --data: the label field(s), comma-separated")
     _tracking_args(compare)
     compare.set_defaults(func=cmd_compare)
 
     evaluate = sub.add_parser("evaluate", help="metrics of any model on any labelled file")
     evaluate.add_argument("--model", required=True, help="model folder, runs:/... or models:/name@alias")
-    evaluate.add_argument("--data", required=True, type=Path)
+    evaluate.add_argument("--data", required=True, help="labelled JSONL/CSV file or hf:FOLDER[#split]")
     evaluate.add_argument("--task", default=None)
     evaluate.add_argument("--text-field", default="text")
+    evaluate.add_argument("--id-field", default="id")
+    evaluate.add_argument("--target-field", default=None,
+                          help="records' target field (default: the one the model was trained with)")
+    evaluate.add_argument("--schema", type=Path, help="TOML schema naming tasks and labels (default: labels from the data)")
     evaluate.add_argument("--json", type=Path, help="also write the metrics as JSON")
     evaluate.set_defaults(func=cmd_evaluate)
+
+    benchmark = sub.add_parser("benchmark", help="public benchmarks: train, select on validation, report the official metric")
+    benchmark_sub = benchmark.add_subparsers(dest="benchmark", required=True)
+    tweeteval = benchmark_sub.add_parser(
+        "tweeteval", help="TweetEval stance (SemEval-2016 Task 6): every family, target-aware",
+        description="Train every family on DIR/train.jsonl with the tweets' targets, select hyperparameters on "
+                    "DIR/val.jsonl, report mean F1(against, favor) beside the published test results; log to "
+                    "MLflow (experiment stanceframe-tweeteval).")
+    tweeteval.add_argument("--data", required=True, type=Path, help="folder with train.jsonl and val.jsonl")
+    tweeteval.add_argument("--families", default=None,
+                           help=f"comma-separated subset (default: all: {', '.join(FAMILIES)})")
+    tweeteval.add_argument("--out", type=Path, default=Path("out/benchmark"),
+                           help="where tweeteval.md / tweeteval.json go (default: out/benchmark)")
+    tweeteval.add_argument("--export", type=Path, help="the best model's folder (default: OUT/tweeteval-best)")
+    tweeteval.add_argument("--seed", type=int, default=13)
+    tweeteval.add_argument("--cv-folds", type=_positive_int, default=5, help="folds of the CV estimate on train")
+    tweeteval.add_argument("--quiet", action="store_true", help="no progress lines")
+    _tracking_args(tweeteval)
+    tweeteval.set_defaults(func=cmd_benchmark)
 
     model_help = "model folder, runs:/<id>/model or models:/<name>@<alias> (default: models/default/)"
     tag = sub.add_parser(
@@ -263,6 +326,9 @@ def build_parser() -> argparse.ArgumentParser:
                           "its id as the row id (pre-segmented data)")
     tag.add_argument("--text-field", default="text", help="JSONL/CSV field holding the text (default: text)")
     tag.add_argument("--id-field", default="id", help="JSONL/CSV field holding the id (default: id)")
+    tag.add_argument("--target-field", default=None,
+                     help="records' field holding the stance target, for a target-aware model (default: the field "
+                          "the model was trained with); records without it are skipped")
     tag.add_argument("--format", choices=["jsonl", "csv", "parquet"], default=None,
                      help="jsonl (default), csv or parquet; --engine spark always writes a Parquet folder")
     tag.add_argument("--out", type=Path,
@@ -298,6 +364,16 @@ def build_parser() -> argparse.ArgumentParser:
     inspect.add_argument("--id-field", default="id", help=argparse.SUPPRESS)
     inspect.set_defaults(func=cmd_inspect)
     return parser
+
+
+def _data_args(p, data_help: str) -> None:
+    p.add_argument("--data", nargs="+", help=data_help)
+    p.add_argument("--text-field", default="text", help="field holding the text (default: text)")
+    p.add_argument("--id-field", default="id", help="field holding the record id (default: id; missing ids are numbered)")
+    p.add_argument("--target-field", default=None,
+                   help="records' target field: target-aware stance (every family conditions on it)")
+    p.add_argument("--schema", type=Path,
+                   help="TOML schema naming tasks and labels (default with --data: each task's labels from the data)")
 
 
 def _tracking_args(p) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import sys
 from collections import Counter
 from dataclasses import dataclass, field
@@ -15,7 +16,7 @@ import numpy as np
 
 from stanceframe.corpus import iter_records, read_documents_strict, segment, SUPPORTED_SUFFIXES
 from stanceframe.errors import DataFileError, UnlabelledSentencesError
-from stanceframe.schema import Schema, load_schema
+from stanceframe.schema import Schema, Task, load_schema
 
 GOLD_SOURCES = {"gold"}
 
@@ -38,6 +39,7 @@ class LabelledSet:
     schema: Schema
     paths: list[str] = field(default_factory=list)
     notices: list[str] = field(default_factory=list)
+    target_field: str | None = None  # the records' field the targets came from
 
     def __len__(self) -> int:
         return len(self.examples)
@@ -71,7 +73,8 @@ class LabelledSet:
         return {label: counts.get(label, 0) for label in order}
 
     def subset(self, indices: Iterable[int]) -> "LabelledSet":
-        return LabelledSet([self.examples[i] for i in indices], self.tasks, self.schema, self.paths, self.notices)
+        return LabelledSet([self.examples[i] for i in indices], self.tasks, self.schema, self.paths, self.notices,
+                           self.target_field)
 
     def where_source(self, sources: set[str], keep: bool = True) -> "LabelledSet":
         idx = [i for i, e in enumerate(self.examples) if (e.source in sources) == keep]
@@ -79,8 +82,16 @@ class LabelledSet:
 
     def __add__(self, other: "LabelledSet") -> "LabelledSet":
         tasks = [t for t in self.tasks if t in other.tasks]
-        return LabelledSet(self.examples + other.examples, tasks, self.schema, self.paths + other.paths,
-                           self.notices + other.notices)
+        return LabelledSet(self.examples + other.examples, tasks, _union_schema(self.schema, other.schema, tasks),
+                           self.paths + other.paths, self.notices + other.notices,
+                           self.target_field or other.target_field)
+
+    def inputs(self) -> list:
+        """What a model is fitted on / predicts: the texts, or ``(target, text)`` pairs
+        when the examples carry targets (see ``models.base.split_inputs``)."""
+        if self.has_targets:
+            return [(e.target, e.text) for e in self.examples]
+        return self.texts
 
     def fingerprint(self) -> str:
         """A short hash of texts, targets and labels: the ``data_hash`` MLflow param."""
@@ -103,6 +114,8 @@ class LabelledSet:
 
 # --------------------------------------------------------------------------- loading
 
+HF_PREFIX = "hf:"  # --data hf:FOLDER[#split] (datasets.save_to_disk) or hf:hub/name[#split] (online)
+
 
 def _records(path: Path):
     if not path.exists():
@@ -110,6 +123,74 @@ def _records(path: Path):
     if path.suffix.lower() not in {".jsonl", ".ndjson", ".json", ".csv"}:
         raise DataFileError(path, None, f"unsupported labelled-file type {path.suffix!r} (use .jsonl or .csv)")
     yield from iter_records(path)  # anything but .csv is read as JSON Lines
+
+
+def is_hf_spec(source) -> bool:
+    return isinstance(source, str) and source.startswith(HF_PREFIX)
+
+
+def _hub_offline() -> bool:
+    return any(os.environ.get(v, "").lower() in {"1", "true", "yes", "on"}
+               for v in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE"))
+
+
+def _one_line(exc: Exception) -> str:
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return f"{type(exc).__name__}: {first[:300]}" if first else type(exc).__name__
+
+
+def load_hf_dataset(spec: str):
+    """The ``datasets.Dataset`` named by ``hf:FOLDER[#split]`` (``datasets.load_from_disk``;
+    a DatasetDict gives its ``split``, default ``train``) or, when the folder does not
+    exist and the hub is reachable, ``hf:NAME[#split]`` (``datasets.load_dataset``).
+    Offline or unreadable: a :class:`DataFileError`, one line."""
+    import datasets
+
+    ref, _, split = spec[len(HF_PREFIX):].partition("#")
+    if not ref:
+        raise DataFileError(spec, None, "expected hf:FOLDER or hf:NAME (optionally #split)")
+    folder = Path(ref).expanduser()
+    if folder.exists():
+        try:
+            ds = datasets.load_from_disk(str(folder))
+        except Exception as exc:  # noqa: BLE001 - one line naming the folder
+            raise DataFileError(spec, None, f"not a dataset saved with save_to_disk ({_one_line(exc)})") from None
+        if isinstance(ds, datasets.DatasetDict):
+            split = split or "train"
+            if split not in ds:
+                raise DataFileError(spec, None, f"no split {split!r}; the DatasetDict has: {', '.join(ds)}")
+            ds = ds[split]
+        elif split:
+            raise DataFileError(spec, None, f"a single Dataset has no splits; drop '#{split}'")
+        return ds
+    if _hub_offline():
+        raise DataFileError(spec, None, f"no such folder, and the Hugging Face hub is offline (HF_HUB_OFFLINE / "
+                                        f"HF_DATASETS_OFFLINE): save the dataset with save_to_disk and pass hf:FOLDER")
+    try:
+        return datasets.load_dataset(ref, split=split or "train")
+    except Exception as exc:  # noqa: BLE001 - no network, unknown name, no such split: one line
+        raise DataFileError(spec, None, f"no such folder, and the hub could not provide {ref!r} ({_one_line(exc)})") from None
+
+
+def _hf_records(spec: str):
+    """(row number from 1, record, None) for each row; ClassLabel columns give label names."""
+    import datasets
+
+    ds = load_hf_dataset(spec)
+    names = {col: feature.int2str for col, feature in ds.features.items() if isinstance(feature, datasets.ClassLabel)}
+    for i, row in enumerate(ds, start=1):
+        for col, int2str in names.items():
+            value = row.get(col)
+            if isinstance(value, int) and value >= 0:
+                row[col] = int2str(value)
+        yield i, row, None
+
+
+def source_stem(source) -> str:
+    if is_hf_spec(source):
+        ref = source[len(HF_PREFIX):].split("#")[0].rstrip("/")
+        return Path(ref).name or "hf"
+    return Path(source).stem
 
 
 def load_labelled(
@@ -121,40 +202,59 @@ def load_labelled(
     id_field: str = "id",
     target_field: str | None = None,
     default_source: str = "gold",
+    labels_from_data: bool = False,
 ) -> LabelledSet:
-    """Read and validate a labelled JSONL/CSV file.
+    """Read and validate a labelled JSONL/CSV file, or a ``datasets`` dataset (``hf:...``).
 
     Rejects (``DataFileError`` with file:line and the reason, before anything is written):
     invalid JSON, a missing field, an unknown label, an empty text, a duplicate id. Tasks
     default to the schema's tasks; a task absent from the schema takes its labels from the
     data (with a notice in ``notices``).
+
+    ``labels_from_data`` (user data without ``--schema``): a schema task whose labels in
+    the data are not all the schema's also takes its labels from the data, with a notice,
+    instead of failing (the built-in schema describes the built-in seed set only); records
+    without an id field get ``<name>-<line>``.
     """
-    path = Path(path)
+    source = path if is_hf_spec(path) else Path(path)
+    path = source
     schema = schema or load_schema()
-    tasks = list(tasks) if tasks else list(schema.task_names)
     rows = []
-    for lineno, record, error in _records(path):
+    for lineno, record, error in (_hf_records(source) if is_hf_spec(source) else _records(source)):
         if error:
             raise DataFileError(path, lineno, error)
         rows.append((lineno, record))
     if not rows:
         raise DataFileError(path, None, "no records")
+    if not tasks and labels_from_data:  # user data: the schema's tasks it has fields for
+        tasks = [t for t in schema.task_names if t in rows[0][1]]
+        if not tasks:
+            raise DataFileError(path, None, f"no task field ({', '.join(schema.task_names)}) in the first record; "
+                                            f"name the label fields with --task")
+    tasks = list(tasks) if tasks else list(schema.task_names)
 
     notices = []
     inferred: dict[str, list[str]] = {}
     for task in tasks:
+        values = sorted({str(r.get(task)).strip() for _, r in rows if r.get(task) not in (None, "")})
         if task not in schema.tasks:
-            values = sorted({str(r.get(task)) for _, r in rows if r.get(task) not in (None, "")})
             inferred[task] = values
             notices.append(f"{path}: task {task!r} is not in the schema; labels taken from the data: {', '.join(values)}")
+        elif labels_from_data and not set(values) <= set(schema.tasks[task].label_names):
+            inferred[task] = values
+            notices.append(f"{path}: task {task!r}: labels taken from the data ({', '.join(values)}), not the built-in "
+                           f"schema's ({', '.join(schema.tasks[task].label_names)}); --schema FILE names them explicitly")
     if inferred:
-        known = {name: schema.tasks[name] for name in tasks if name in schema.tasks}
+        known = {name: schema.tasks[name] for name in tasks if name in schema.tasks and name not in inferred}
         extra = Schema.from_labels(inferred)
         schema = Schema({**known, **extra.tasks}, schema.path)
 
     seen: dict[str, int] = {}
     examples = []
+    stem = source_stem(source)
     for lineno, record in rows:
+        if labels_from_data and record.get(id_field) in (None, ""):
+            record = {**record, id_field: f"{stem}-{lineno}"}
         for name in [id_field, text_field, *tasks] + ([target_field] if target_field else []):
             if record.get(name) in (None, ""):
                 what = "empty text" if name == text_field and name in record else f"missing field {name!r}"
@@ -173,7 +273,7 @@ def load_labelled(
             if reason:
                 raise DataFileError(path, lineno, reason)
             labels[task] = value
-        doc = str(record.get("doc_id", path.stem))
+        doc = str(record.get("doc_id", stem))
         paragraph = record.get("paragraph")
         group = f"{doc}#p{paragraph}" if paragraph is not None else f"{doc}#{ex_id}"
         examples.append(
@@ -187,7 +287,7 @@ def load_labelled(
                 origin=f"{path}:{lineno}",
             )
         )
-    return LabelledSet(examples, tasks, schema, [str(path)], notices)
+    return LabelledSet(examples, tasks, schema, [str(path)], notices, target_field)
 
 
 def load_many(paths: Sequence[str | Path], **kwargs) -> LabelledSet:
@@ -200,6 +300,21 @@ def load_many(paths: Sequence[str | Path], **kwargs) -> LabelledSet:
     if dupes:
         raise DataFileError(", ".join(map(str, paths)), None, f"id {dupes[0]!r} appears in more than one file")
     return combined
+
+
+def _union_schema(first: Schema, second: Schema, tasks: Sequence[str]) -> Schema:
+    """``first`` with, for each task whose labels came from the data, the labels of
+    ``second`` added (files of one training set may each lack a label)."""
+    if first is second or first == second:
+        return first
+    merged = dict(first.tasks)
+    for name in tasks:
+        a, b = first.tasks.get(name), second.tasks.get(name)
+        if a is None or b is None or a.label_names == b.label_names:
+            continue
+        extra = [lab for lab in b.labels if lab.name not in a.label_names]
+        merged[name] = Task(a.name, a.description, a.labels + tuple(extra), a.default)
+    return Schema(merged, first.path)
 
 
 # --------------------------------------------------------------------------- seed set

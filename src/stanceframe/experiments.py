@@ -14,19 +14,21 @@ from typing import Sequence
 
 import numpy as np
 
-from stanceframe.dataset import LabelledSet, grouped_folds, load_labelled, load_many
-from stanceframe.errors import StanceframeError
+from stanceframe.dataset import LabelledSet, grouped_folds, source_stem, load_labelled, load_many
+from stanceframe.errors import SchemaError, StanceframeError
 from stanceframe.evaluate import (
     CVResult,
     cross_validate,
     leaderboard_rows,
     misclassified_rows,
+    official_stance_score,
     pick_best,
     task_metrics,
 )
 from stanceframe.models import FAMILIES, family_class
 from stanceframe.models.bundle import ModelBundle
 from stanceframe.paths import project_root
+from stanceframe.schema import Schema, default_schema_path, load_schema
 from stanceframe.tracking import CHAMPION_ALIAS, REGISTERED_MODEL_NAME, Tracker, git_commit, resolve_tracking_uri
 
 DEFAULT_CONFIG = Path("training") / "experiments.toml"
@@ -85,16 +87,23 @@ def load_config(path: str | Path) -> ExperimentConfig:
 # --------------------------------------------------------------------------- estimators
 
 
-def build_estimator(family: str, task: str, params: dict | None = None, seed: int | None = None):
+def build_estimator(family: str, task: str, params: dict | None = None, seed: int | None = None,
+                    schema: Schema | None = None):
     """A fresh estimator of ``family`` for ``task``: config params, plus the task and seed
-    where the family takes them."""
+    where the family takes them. ``schema`` (the data's) decides what a schema-reading
+    family (lexicon) gets: a user ``--schema`` file as ``schema_path``, and the task name
+    only when the data's labels for it are that schema's (labels taken from the data have
+    no cues to match)."""
     cls = family_class(family)
     accepted = set(cls().get_params())
     kwargs = {k: v for k, v in (params or {}).items() if k in accepted}
     rejected = sorted(set(params or {}) - accepted)
     if rejected:
         raise StanceframeError(f"family {family!r} has no hyperparameter(s) {rejected}; it takes {sorted(accepted)}")
-    if "task" in accepted:
+    if schema is not None and "schema_path" in accepted and schema.path \
+            and Path(schema.path).resolve() != default_schema_path().resolve():
+        kwargs.setdefault("schema_path", schema.path)
+    if "task" in accepted and _schema_has_task(kwargs.get("schema_path"), task, schema):
         kwargs.setdefault("task", task)
     if seed is not None:
         for name in ("random_state", "seed"):
@@ -103,13 +112,24 @@ def build_estimator(family: str, task: str, params: dict | None = None, seed: in
     return cls(**kwargs)
 
 
+def _schema_has_task(schema_path: str | None, task: str, data_schema: Schema | None) -> bool:
+    if data_schema is None:
+        return True
+    try:
+        known = load_schema(schema_path).tasks.get(task)
+    except SchemaError:
+        return False
+    return known is not None and data_schema.tasks.get(task) == known
+
+
 def fit_bundle(family: str, data: LabelledSet, tasks: Sequence[str], params: dict | None = None,
                seed: int | None = None, inputs=None) -> tuple[ModelBundle, dict]:
-    """One estimator per task fitted on all of ``data``; returns the bundle and fit seconds."""
-    inputs = inputs or (lambda s: s.texts)
+    """One estimator per task fitted on all of ``data`` (its ``(target, text)`` pairs when
+    it carries targets); returns the bundle and fit seconds."""
+    inputs = inputs or (lambda s: s.inputs())
     estimators, seconds = {}, {}
     for task in tasks:
-        est = build_estimator(family, task, params, seed)
+        est = build_estimator(family, task, params, seed, schema=data.schema)
         t0 = time.perf_counter()
         est.fit(inputs(data), data.labels(task))
         seconds[task] = time.perf_counter() - t0
@@ -122,6 +142,8 @@ def fit_bundle(family: str, data: LabelledSet, tasks: Sequence[str], params: dic
         "label_counts": {t: data.label_counts(t) for t in tasks},
         "training_files": data.paths,
     }
+    if data.has_targets:
+        manifest["target_field"] = data.target_field or "target"
     encoder = _encoder_info(estimators)
     if encoder:
         manifest["encoder"] = encoder
@@ -143,15 +165,17 @@ def resolve(root: Path, paths: Sequence[str | Path]) -> list[Path]:
     return [p if Path(p).is_absolute() else root / p for p in map(Path, paths)]
 
 
-def load_training_data(paths: Sequence[Path], tasks: Sequence[str] | None, **fields) -> LabelledSet:
+def load_training_data(paths: Sequence[Path | str], tasks: Sequence[str] | None, **fields) -> LabelledSet:
+    """Labelled files or ``hf:`` datasets (dataset.load_labelled keywords: text_field,
+    target_field, schema, labels_from_data...), notices printed to stderr."""
     data = load_many(paths, tasks=tasks, **fields) if len(paths) > 1 else load_labelled(paths[0], tasks=tasks, **fields)
     for notice in data.notices:
         print(f"notice: {notice}", file=sys.stderr)
     return data
 
 
-def experiment_name(paths: Sequence[Path]) -> str:
-    return "stanceframe-" + "+".join(Path(p).stem for p in paths)
+def experiment_name(paths: Sequence[Path | str]) -> str:
+    return "stanceframe-" + "+".join(source_stem(p) for p in paths)
 
 
 # --------------------------------------------------------------------------- train
@@ -180,6 +204,8 @@ def train(
     """Fit ``family`` on all of ``data``, log the run and the model, optionally export."""
     run_params = {"family": family, "seed": seed, "data_hash": data.fingerprint(), "tasks": list(tasks),
                   "n_examples": len(data), "git_commit": git_commit(project_root()), **(params or {})}
+    if data.has_targets:
+        run_params["target_field"] = data.target_field
     with tracker.run(f"train-{family}", params=run_params, tags={"stanceframe.kind": "train"}) as run_id:
         bundle, seconds = fit_bundle(family, data, tasks, params, seed)
         tracker.log_params({f"label_counts_{t}": data.label_counts(t) for t in tasks})
@@ -189,9 +215,16 @@ def train(
         bundle.save(target, run_id=run_id)
         if export:
             result.export_dir = export
-        logged = tracker.log_bundle(target, input_texts=data.texts[:3])
+        logged = tracker.log_bundle(target, input_texts=data.texts[:3], input_columns=_target_column(data, 3))
         result.model_uri, result.version = logged.get("model_uri"), logged.get("version")
     return result
+
+
+def _target_column(data: LabelledSet, n: int) -> dict | None:
+    """The target column of the MLflow input example for a target-aware model."""
+    if not data.has_targets:
+        return None
+    return {data.target_field or "target": [e.target for e in data.examples[:n]]}
 
 
 def _tmpdir() -> str:
@@ -221,16 +254,24 @@ def compare(
     promote: bool = False,
     families: Sequence[str] | None = None,
     progress=None,
+    data: LabelledSet | None = None,
 ) -> CompareResult:
     """Cross-validate every family of the config on the same grouped folds; log a parent
-    run per family with nested fold runs; write the leaderboard; optionally promote."""
+    run per family with nested fold runs; write the leaderboard; optionally promote.
+
+    ``data`` (``compare --data``): the user's labelled set replaces the config's gold and
+    train-only files; folds are grouped by paragraph where records have one, else one
+    group per record."""
     from stanceframe import plots
 
-    gold = load_training_data(resolve(root, config.gold), config.tasks)
-    gold = gold.where_source({"synthetic"}, keep=False)
-    extra_paths = [p for p in resolve(root, config.train_only) if p.exists()]
-    extra = load_training_data(extra_paths, gold.tasks) if extra_paths else None
-    tasks = list(config.tasks or gold.tasks)
+    if data is not None:
+        gold, extra = data, None
+    else:
+        gold = load_training_data(resolve(root, config.gold), config.tasks)
+        gold = gold.where_source({"synthetic"}, keep=False)
+        extra_paths = [p for p in resolve(root, config.train_only) if p.exists()]
+        extra = load_training_data(extra_paths, gold.tasks) if extra_paths else None
+    tasks = list(gold.tasks if data is not None else (config.tasks or gold.tasks))
     folds = {t: grouped_folds(gold.labels(t), gold.groups, n_splits=config.n_splits,
                               n_repeats=config.n_repeats, seed=config.seed) for t in tasks}
     n_splits = len(folds[tasks[0]]) // config.n_repeats
@@ -257,8 +298,9 @@ def compare(
                         progress(f"{family:15s} {task:8s} repeat {fold.repeat} fold {fold.fold}: "
                                  f"macro-F1 {fold.metrics['macro_f1']:.3f} (fit {fold.fit_seconds:.1f}s)")
 
-                cv = cross_validate(lambda: build_estimator(family, task, params, config.seed), gold, task,
-                                    folds[task], train_only=extra, n_splits=n_splits, on_fold=on_fold)
+                cv = cross_validate(lambda: build_estimator(family, task, params, config.seed, schema=gold.schema),
+                                    gold, task, folds[task], train_only=extra, n_splits=n_splits, on_fold=on_fold,
+                                    inputs=lambda s: s.inputs())
                 summary = cv.summary()
                 result.summaries[family][task], result.cv[family][task] = summary, cv
                 _log_task_summary(tracker, family, task, summary, gold, cv)
@@ -268,7 +310,7 @@ def compare(
             bundle_dir = Path(_tmpdir()) / "bundle"
             bundle.save(bundle_dir, cv_summary={t: {"macro_f1": s["macro_f1"]} for t, s in result.summaries[family].items()})
             logged = tracker.log_bundle(bundle_dir, registered_model_name=config.registered_model,
-                                        input_texts=gold.texts[:3])
+                                        input_texts=gold.texts[:3], input_columns=_target_column(gold, 3))
             result.summaries[family]["_model"] = {"bundle_dir": str(bundle_dir), **logged}
     models = {f: {t: s for t, s in tasks_.items() if not t.startswith("_")} for f, tasks_ in result.summaries.items()}
     result.leaderboard = leaderboard_rows(models)
@@ -327,11 +369,16 @@ def _csv(rows: list[dict]) -> str:
 
 
 def evaluate_bundle(bundle: ModelBundle, data: LabelledSet, tasks: Sequence[str] | None = None) -> dict[str, dict]:
-    """Metrics of a model on a labelled set, per task the model and the data share."""
+    """Metrics of a model on a labelled set, per task the model and the data share. A
+    task whose labels include ``against`` and ``favor`` also gets ``official_stance``:
+    the SemEval-2016 / TweetEval stance score (mean F1 of the two, pooled)."""
     tasks = [t for t in (tasks or data.tasks) if t in bundle.tasks]
     if not tasks:
         raise StanceframeError(f"the model's tasks ({', '.join(bundle.tasks)}) and the data's ({', '.join(data.tasks)}) do not overlap")
-    preds = bundle.predict(data.texts)
+    if bundle.target_field and not data.has_targets:
+        raise StanceframeError(f"the model conditions on the records' {bundle.target_field!r} field; "
+                               f"the data has no targets (give --target-field FIELD)")
+    preds = bundle.predict(data.inputs() if bundle.target_field else data.texts)
     out = {}
     for task in tasks:
         labels = list(dict.fromkeys(bundle.classes(task) + sorted(set(data.labels(task)))))
@@ -340,6 +387,8 @@ def evaluate_bundle(bundle: ModelBundle, data: LabelledSet, tasks: Sequence[str]
         for j, c in enumerate(p.classes):
             full[:, labels.index(c)] = p.proba[:, j]
         out[task] = task_metrics(data.labels(task), full, labels, labels)
+        if {"against", "favor"} <= set(labels):
+            out[task]["official_stance"] = official_stance_score(data.labels(task), p.labels)
     return out
 
 
@@ -374,6 +423,8 @@ def metrics_table_rows(metrics: dict[str, dict]) -> list[list]:
     rows = []
     for task, m in metrics.items():
         rows.append([task, "(all)", m["macro_f1"], m["accuracy"], m["ece"], m["n"]])
+        if "official_stance" in m:
+            rows.append([task, "(official: mean F1 against/favor)", m["official_stance"], "", "", m["n"]])
         for label, v in m["per_class"].items():
             rows.append([task, label, v["f1"], v["precision"], v["recall"], v["support"]])
     return rows

@@ -4,6 +4,7 @@ models-from-code), so logging and loading never pickle anything.
 ``mlflow.pyfunc.load_model(uri).predict(df)`` takes a DataFrame with a ``text`` column (or
 a list of strings) and returns a DataFrame with, per row, every task's label and the
 ``p_<task>_<label>`` probabilities: the same columns as ``stanceframe tag --unit record``.
+A target-aware model (manifest ``target_field``) also reads that column of the DataFrame.
 """
 
 from __future__ import annotations
@@ -21,9 +22,12 @@ class StanceframePyfunc(PythonModel):
     def predict(self, context, model_input, params=None):
         import pandas as pd
 
+        target = self.bundle.target_field  # a target-aware model reads that column too
         if isinstance(model_input, pd.DataFrame):
             column = "text" if "text" in model_input.columns else model_input.columns[0]
             texts = model_input[column].astype(str).tolist()
+            if target and target in model_input.columns:
+                texts = list(zip(model_input[target].astype(str).tolist(), texts))
         elif isinstance(model_input, dict):
             texts = [str(t) for t in model_input.get("text", [])]
         else:

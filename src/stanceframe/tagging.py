@@ -261,8 +261,12 @@ class Tagger:
 
     def __init__(self, model, *, unit: str = "document", batch_size: int = DEFAULT_BATCH_SIZE,
                  strict: bool = False, window_items: int = WINDOW_ITEMS,
-                 window_sentences: int = WINDOW_SENTENCES):
+                 window_sentences: int = WINDOW_SENTENCES, target_field: str | None = None):
         self.model = model
+        # a target-aware model reads each record's target (default: the field it was trained with)
+        if target_field and not getattr(model, "target_field", None):
+            raise StanceframeError(f"--target-field {target_field}: the model was trained without targets")
+        self.target_field = target_field or getattr(model, "target_field", None)
         self.unit = unit
         self.batch_size = max(1, int(batch_size))
         self.strict = strict
@@ -270,6 +274,8 @@ class Tagger:
         self.window_sentences = max(1, int(window_sentences))
         self.classes = model_classes(model)
         self.columns = sentence_columns(self.classes)
+        if self.target_field:
+            self.columns.insert(self.columns.index("text") + 1, "target")
 
     def windows(self, items: Iterable[Document | Skipped]) -> Iterator[Window]:
         pending: list[tuple[Document | Skipped, list[Sentence]]] = []
@@ -290,27 +296,33 @@ class Tagger:
         if self.strict and item.warnings:
             reason = _without_source(item.warnings[0], item.source) + " (--strict)"
             return Skipped(item.source, item.line, reason), []
+        if self.target_field and (item.meta or {}).get(self.target_field) in (None, ""):
+            return Skipped(item.source, item.line, f"no {self.target_field!r} field (the model is target-aware)"), []
         units = units_of(item, self.unit)
         if not units:
             return Skipped(item.source, item.line, "no sentences (only boilerplate or punctuation)"), []
         return item, units
 
     def _tag_window(self, pending) -> Window:
-        texts = [u.text for _, units in pending for u in units]
+        if self.target_field:
+            texts = [(str(item.meta[self.target_field]), u.text) for item, units in pending for u in units]
+        else:
+            texts = [u.text for _, units in pending for u in units]
         flat = self.predict(texts)
         results, k = [], 0
         for item, units in pending:
             if isinstance(item, Skipped):
                 results.append(item)
                 continue
-            rows = [self.row(u, flat[k + i]) for i, u in enumerate(units)]
+            target = str(item.meta[self.target_field]) if self.target_field else None
+            rows = [self.row(u, flat[k + i], target) for i, u in enumerate(units)]
             k += len(units)
             results.append(TaggedDocument(item, rows))
         return Window(len(pending), results)
 
     def predict(self, texts: Sequence[str]) -> list[dict]:
         """``model.predict_flat`` in batches of similar length; results in ``texts`` order."""
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i] if isinstance(texts[i], str) else texts[i][1]))
         out: list[dict] = [{}] * len(texts)
         for b in range(0, len(order), self.batch_size):
             idx = order[b : b + self.batch_size]
@@ -318,11 +330,13 @@ class Tagger:
                 out[i] = pred
         return out
 
-    def row(self, unit: Sentence, pred: dict) -> dict:
+    def row(self, unit: Sentence, pred: dict, target: str | None = None) -> dict:
         row = {
             "doc_id": unit.doc_id, "id": unit.id, "paragraph": unit.paragraph, "sentence": unit.sentence,
             "start": unit.start, "end": unit.end, "text": unit.text,
         }
+        if self.target_field:
+            row["target"] = target
         for task in self.classes:
             row[task] = pred[task]
         for task, labels in self.classes.items():
@@ -729,13 +743,14 @@ def run_tag(
     stderr=None,
     window_items: int = WINDOW_ITEMS,
     window_sentences: int = WINDOW_SENTENCES,
+    target_field: str | None = None,
 ) -> TagSummary:
     """Tag every input with ``model`` and write rows (see the module docstring for the
     resume design). Skipped inputs and warnings are reported one line each on ``stderr``."""
     check_options(fmt=fmt, per=per, unit=unit, out=out, resume=resume, batch_size=batch_size)
     resolved = resolve_inputs(paths)
     tagger = Tagger(model, unit=unit, batch_size=batch_size, strict=strict, window_items=window_items,
-                    window_sentences=window_sentences)
+                    window_sentences=window_sentences, target_field=target_field)
     columns = tagger.columns if per == "sentence" else article_columns(tagger.classes)
     summary = TagSummary(output=str(out) if out is not None else None)
     if out is None:
@@ -746,6 +761,8 @@ def run_tag(
             "format": fmt, "per": per, "unit": unit, "text_field": text_field, "id_field": id_field,
             "strict": strict, "model": model_identity(model), "inputs": _inputs_digest(resolved),
         }
+        if tagger.target_field:
+            fingerprint["target_field"] = tagger.target_field
         sink = FileSink(Path(out), fmt, columns, fingerprint)
     point = sink.open(resume)
     if sink.complete:

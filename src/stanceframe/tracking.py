@@ -142,15 +142,17 @@ class Tracker:
             mlflow.log_artifact(str(path), artifact_path)
 
     def log_bundle(self, bundle_dir: Path, *, registered_model_name: str | None = REGISTERED_MODEL_NAME,
-                   input_texts: list[str] | None = None) -> dict:
+                   input_texts: list[str] | None = None, input_columns: dict | None = None) -> dict:
         """Log a model folder as an MLflow pyfunc model (models-from-code: no pickle) whose
-        ``predict(df_with_text)`` returns every task's label and probabilities; register it."""
+        ``predict(df_with_text)`` returns every task's label and probabilities; register it.
+        ``input_columns``: more columns of the input example (a target-aware model's target)."""
         if not self.enabled:
             return {}
         import mlflow
         import pandas as pd
 
-        example = pd.DataFrame({"text": input_texts or ["Seoul will send artillery shells to Kyiv."]})
+        example = pd.DataFrame({"text": input_texts or ["Seoul will send artillery shells to Kyiv."],
+                                **(input_columns or {})})
         info = mlflow.pyfunc.log_model(
             name="model",
             python_model=str(PYFUNC_CODE),

@@ -14,6 +14,7 @@ FAMILIES = {
     "minilm-logreg": "stanceframe.models.minilm:MiniLMLogRegClassifier",
     "minilm-finetune": "stanceframe.models.finetune:MiniLMFineTuneClassifier",
     "setfit": "stanceframe.models.setfit_family:SetFitClassifier",
+    "ensemble": "stanceframe.models.ensemble:EnsembleClassifier",
 }
 
 

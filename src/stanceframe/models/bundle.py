@@ -47,6 +47,12 @@ class ModelBundle:
     def tasks(self) -> list[str]:
         return list(self.estimators)
 
+    @property
+    def target_field(self) -> str | None:
+        """The records' field the model conditions on (target-aware stance), if any:
+        ``predict`` then takes ``(target, text)`` pairs."""
+        return self.manifest.get("target_field") or None
+
     def classes(self, task: str) -> list[str]:
         return [str(c) for c in self.estimators[task].classes_]
 
@@ -54,7 +60,9 @@ class ModelBundle:
     def name(self) -> str:
         return self.manifest.get("name") or self.family
 
-    def predict(self, texts: Sequence[str]) -> dict[str, TaskPrediction]:
+    def predict(self, texts: Sequence) -> dict[str, TaskPrediction]:
+        """Per task, labels and probabilities of ``texts`` (texts, or ``(target, text)``
+        pairs for a target-aware model)."""
         out = {}
         for task, est in self.estimators.items():
             proba = np.asarray(est.predict_proba(texts), dtype=float)

@@ -107,10 +107,15 @@ def quiet_transformers():
             hf_logging.enable_progress_bar()
 
 
-def length_sorted_batches(tokenizer, texts: Sequence[str], max_length: int, batch_size: int):
+def length_sorted_batches(tokenizer, texts: Sequence[str], max_length: int, batch_size: int,
+                          text_pairs: Sequence[str] | None = None):
     """Yield (indices, padded batch) with texts grouped by token length: each batch is
-    padded only to its own longest text (dynamic padding), truncated at ``max_length``."""
-    encoded = tokenizer(list(texts), truncation=True, max_length=int(max_length), padding=False)
+    padded only to its own longest text (dynamic padding), truncated at ``max_length``.
+    ``text_pairs``: each text's second segment (tokenizer text pairs: ``texts`` first)."""
+    if text_pairs is not None:
+        encoded = tokenizer(list(texts), list(text_pairs), truncation=True, max_length=int(max_length), padding=False)
+    else:
+        encoded = tokenizer(list(texts), truncation=True, max_length=int(max_length), padding=False)
     ids = encoded["input_ids"]
     order = sorted(range(len(ids)), key=lambda i: (len(ids[i]), i))
     for start in range(0, len(order), batch_size):

@@ -2,8 +2,14 @@
 end to end on CPU with transformers' ``Trainer``.
 
 Early stopping watches the (class-weighted) loss on a stratified validation fold carved
-from the training data; the best epoch is kept. The model folder holds the fine-tuned
-transformer as safetensors plus its tokenizer (``transformer/``).
+from the training data (or on a given evaluation set: ``fit_eval_set``); the best epoch
+is kept. The model folder holds the fine-tuned transformer as safetensors plus its
+tokenizer (``transformer/``).
+
+Targets (``(target, text)`` pairs): ``target_mode="pair"`` (default) feeds the tokenizer
+the text pair ``[CLS] target [SEP] text [SEP]`` (segment ids 0 / 1), so attention sees
+the target beside every word; ``per-target`` fine-tunes one model per target (base.py;
+costly); ``none`` ignores targets.
 """
 
 from __future__ import annotations
@@ -16,7 +22,7 @@ from typing import Sequence
 import numpy as np
 
 from stanceframe.errors import ModelFolderError
-from stanceframe.models.base import TextClassifier, check_texts
+from stanceframe.models.base import TextClassifier, check_target_mode, split_inputs
 from stanceframe.models.encoder import (
     DEFAULT_ENCODER,
     encoder_version,
@@ -73,14 +79,15 @@ class MiniLMFineTuneClassifier(TextClassifier):
     stopping), ``patience`` (epochs without improvement before stopping),
     ``class_weight`` ("balanced" or None), ``freeze_embeddings`` (keep the token
     embedding layer fixed: ~15% faster steps, less overfitting on small data),
-    ``predict_batch_size``, ``random_state``."""
+    ``predict_batch_size``, ``random_state``, ``target_mode`` (module docstring)."""
 
     family = "minilm-finetune"
 
     def __init__(self, encoder: str = DEFAULT_ENCODER, max_length: int = 64, epochs: int = 4, batch_size: int = 16,
                  learning_rate: float = 2e-4, weight_decay: float = 0.01, warmup: float = 0.1,
                  validation_fraction: float = 0.15, patience: int = 2, class_weight: str | None = "balanced",
-                 freeze_embeddings: bool = True, predict_batch_size: int = 64, random_state: int = 0):
+                 freeze_embeddings: bool = True, predict_batch_size: int = 64, random_state: int = 0,
+                 target_mode: str = "pair"):
         self.encoder = encoder
         self.max_length = max_length
         self.epochs = epochs
@@ -94,8 +101,25 @@ class MiniLMFineTuneClassifier(TextClassifier):
         self.freeze_embeddings = freeze_embeddings
         self.predict_batch_size = predict_batch_size
         self.random_state = random_state
+        self.target_mode = target_mode
 
     def fit(self, X: Sequence[str], y: Sequence[str]) -> "MiniLMFineTuneClassifier":
+        return self._fit(X, y, None)
+
+    def fit_eval_set(self, X, y, X_eval, y_eval) -> "MiniLMFineTuneClassifier":
+        """``fit`` on all of ``X`` with the best epoch chosen by the (class-weighted) loss
+        on ``X_eval`` instead of a fold carved from ``X`` (a benchmark's validation split)."""
+        return self._fit(X, y, (X_eval, y_eval))
+
+    def _pair_inputs(self, X) -> tuple[list[str] | None, list[str]]:
+        """(first segments or None, texts): the targets as first segments when the model
+        reads pairs (a missing target: an empty first segment)."""
+        texts, targets = split_inputs(X)
+        if not getattr(self, "paired_", False):
+            return None, texts
+        return [t or "" for t in (targets or [None] * len(texts))], texts
+
+    def _fit(self, X, y, eval_set) -> "MiniLMFineTuneClassifier":
         import torch
         from transformers import (
             AutoModelForSequenceClassification,
@@ -108,7 +132,13 @@ class MiniLMFineTuneClassifier(TextClassifier):
         )
         from transformers.trainer_callback import PrinterCallback
 
-        texts = check_texts(X)
+        check_target_mode(self.target_mode, ("pair", "per-target", "none"))
+        texts, targets = split_inputs(X)
+        if targets is not None and self.target_mode == "per-target":
+            return self._fit_per_target(X, y)
+        self.target_models_ = None
+        self.paired_ = targets is not None and self.target_mode == "pair"
+        firsts, texts = self._pair_inputs(X)
         y = np.asarray([str(v) for v in y], dtype=object)
         if len(texts) != len(y):
             raise ValueError(f"X has {len(texts)} texts but y has {len(y)} labels")
@@ -134,11 +164,25 @@ class MiniLMFineTuneClassifier(TextClassifier):
             for param in model.base_model.embeddings.parameters():
                 param.requires_grad = False
 
-        train_idx, val_idx = validation_split(y_ids, float(self.validation_fraction), seed)
+        def encoded(idx, firsts=firsts, texts=texts, ids=y_ids):
+            seconds = [texts[i] for i in idx]
+            if firsts is None:
+                enc = tokenizer(seconds, truncation=True, max_length=int(self.max_length))
+            else:
+                enc = tokenizer([firsts[i] for i in idx], seconds, truncation=True, max_length=int(self.max_length))
+            return _Encoded(dict(enc), ids[idx])
 
-        def encoded(idx):
-            enc = tokenizer([texts[i] for i in idx], truncation=True, max_length=int(self.max_length))
-            return _Encoded(dict(enc), y_ids[idx])
+        if eval_set is None:
+            train_idx, val_idx = validation_split(y_ids, float(self.validation_fraction), seed)
+            eval_data = encoded(val_idx) if val_idx is not None else None
+        else:
+            eval_firsts, eval_texts = self._pair_inputs(eval_set[0])
+            unknown = sorted(set(map(str, eval_set[1])) - set(label_ids))
+            if unknown:
+                raise ValueError(f"evaluation labels {unknown} are not among the training labels")
+            eval_ids = np.array([label_ids[str(v)] for v in eval_set[1]], dtype=np.int64)
+            train_idx = np.arange(len(y_ids))
+            eval_data = encoded(np.arange(len(eval_ids)), eval_firsts, eval_texts, eval_ids)
 
         if self.class_weight == "balanced":
             weight = torch.tensor(balanced_weights(y_ids[train_idx], len(self.classes_)), dtype=torch.float32)
@@ -152,7 +196,7 @@ class MiniLMFineTuneClassifier(TextClassifier):
             w = weight.to(logits.device) if weight is not None else None
             return torch.nn.functional.cross_entropy(logits, labels, weight=w)
 
-        early = val_idx is not None
+        early = eval_data is not None
         with tempfile.TemporaryDirectory(prefix="stanceframe-finetune-") as tmp:
             args = TrainingArguments(
                 output_dir=tmp,
@@ -182,7 +226,7 @@ class MiniLMFineTuneClassifier(TextClassifier):
                 model=model,
                 args=args,
                 train_dataset=encoded(train_idx),
-                eval_dataset=encoded(val_idx) if early else None,
+                eval_dataset=eval_data,
                 data_collator=DataCollatorWithPadding(tokenizer),
                 compute_loss_func=weighted_loss,
                 callbacks=[EarlyStoppingCallback(early_stopping_patience=int(self.patience))] if early else [],
@@ -201,25 +245,34 @@ class MiniLMFineTuneClassifier(TextClassifier):
     def predict_proba(self, X: Sequence[str]) -> np.ndarray:
         import torch
 
-        texts = check_texts(X)
+        if self.per_target_:
+            return self._predict_per_target(X)
+        firsts, texts = self._pair_inputs(X)
         out = np.zeros((len(texts), len(self.classes_)), dtype=np.float64)
         if not texts:
             return out
         self.model_.eval()
+        batches = (length_sorted_batches(self.tokenizer_, texts, int(self.max_length), int(self.predict_batch_size))
+                   if firsts is None else
+                   length_sorted_batches(self.tokenizer_, firsts, int(self.max_length), int(self.predict_batch_size),
+                                         text_pairs=texts))
         with torch.inference_mode():
-            for idx, batch in length_sorted_batches(self.tokenizer_, texts, int(self.max_length),
-                                                    int(self.predict_batch_size)):
+            for idx, batch in batches:
                 batch = {k: v.to(self.model_.device) for k, v in batch.items()}
                 logits = self.model_(**batch).logits.double()
                 out[idx] = torch.softmax(logits, dim=-1).cpu().numpy()
         return out
 
-    def explain(self, text: str, top_k: int = 8) -> list[tuple[str, float]]:
-        return leave_one_out(text, self.predict_proba, top_k)
+    def explain(self, text, top_k: int = 8) -> list[tuple[str, float]]:
+        texts, targets = split_inputs([text])
+        if targets is None:
+            return leave_one_out(texts[0], self.predict_proba, top_k)
+        return leave_one_out(texts[0], lambda v: self.predict_proba([(targets[0], t) for t in v]), top_k)
 
     # ---- persistence
     def _extra_meta(self) -> dict:
         return {"encoder": {"name": self.encoder, "package_version": getattr(self, "encoder_version_", None)},
+                "paired": bool(getattr(self, "paired_", False)),
                 "training": {"epochs_trained": getattr(self, "epochs_trained_", None),
                              "best_val_loss": getattr(self, "best_val_loss_", None)}}
 
@@ -239,6 +292,7 @@ class MiniLMFineTuneClassifier(TextClassifier):
         if {int(k): str(v) for k, v in model.config.id2label.items()} != expected:
             raise ModelFolderError(f"{folder}/config.json: labels do not match estimator.json classes")
         self.model_, self.tokenizer_ = model, tokenizer
+        self.paired_ = bool(meta.get("paired", False))
         self.encoder_version_ = (meta.get("encoder") or {}).get("package_version")
         training = meta.get("training") or {}
         self.epochs_trained_, self.best_val_loss_ = training.get("epochs_trained"), training.get("best_val_loss")

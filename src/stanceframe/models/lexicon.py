@@ -5,6 +5,11 @@ become probabilities by a softmax: ``logit = strength * count`` per label, plus
 ``default_bias`` for the task's no-position label so that it wins when no cue matches
 (or the log class prior when the task has no default). ``fit`` learns only the label
 set, the cues of the task the labels belong to, and the class priors.
+
+Target-aware (``(target, text)`` pairs, ``target_mode="cross"``): the no-cue base is the
+log class prior *of the row's target* (add-one smoothed), so a tweet without cues gets
+its target's majority stance; cues still add ``strength``. ``per-target`` fits one
+lexicon per target (base.py); ``none`` ignores targets.
 """
 
 from __future__ import annotations
@@ -18,11 +23,20 @@ from typing import Sequence
 import numpy as np
 
 from stanceframe.errors import ModelFolderError, SchemaError
-from stanceframe.models.base import TextClassifier, check_texts, load_array, read_json, save_array
+from stanceframe.models.base import (
+    TextClassifier,
+    check_target_mode,
+    fit_target_vocabulary,
+    load_array,
+    read_json,
+    save_array,
+    split_inputs,
+)
 from stanceframe.schema import Task, load_schema
 
 CUES_FILE = "cues.json"
 PRIOR_FILE = "class_prior.npy"
+TARGET_PRIOR_FILE = "target_prior.npy"
 
 
 class LexiconClassifier(TextClassifier):
@@ -37,27 +51,39 @@ class LexiconClassifier(TextClassifier):
     default_bias : logit of the task's default (no-position) label; below ``strength``
         so that one cue match outweighs it.
     random_state : unused (nothing random); kept so every family takes a seed.
+    target_mode : "cross" (per-target priors), "per-target" or "none"; see the module docstring.
     """
 
     family = "lexicon"
 
     def __init__(self, task: str | None = None, schema_path: str | None = None, strength: float = 2.0,
-                 default_bias: float = 1.0, random_state: int = 0):
+                 default_bias: float = 1.0, random_state: int = 0, target_mode: str = "cross"):
         self.task = task
         self.schema_path = schema_path
         self.strength = strength
         self.default_bias = default_bias
         self.random_state = random_state
+        self.target_mode = target_mode
 
     # ---- fit / predict
     def fit(self, X: Sequence[str], y: Sequence[str]) -> "LexiconClassifier":
-        check_texts(X)
+        check_target_mode(self.target_mode, ("cross", "per-target", "none"))
+        _, targets = split_inputs(X)
+        if targets is not None and self.target_mode == "per-target":
+            return self._fit_per_target(X, y)
+        self.target_models_ = None
         y = np.asarray([str(v) for v in y], dtype=object)
         if len(y) == 0:
             raise ValueError("cannot fit on zero examples")
         self.classes_ = np.asarray(sorted(set(y)), dtype=object)
         counts = np.array([(y == c).sum() for c in self.classes_], dtype=float)
         self.class_prior_ = counts / counts.sum()
+        self.targets_ = fit_target_vocabulary(targets) if self.target_mode == "cross" else []
+        prior = np.zeros((len(self.targets_), len(self.classes_)))
+        for i, target in enumerate(self.targets_):
+            mine = y[[j for j, t in enumerate(targets) if t == target]]
+            prior[i] = [(mine == c).sum() + 1.0 for c in self.classes_]
+        self.target_prior_ = prior / prior.sum(axis=1, keepdims=True) if len(prior) else prior
         task = self._resolve_task(set(self.classes_))
         self.task_ = task.name if task else None
         self.default_ = task.default if task and task.default in set(self.classes_) else None
@@ -82,7 +108,7 @@ class LexiconClassifier(TextClassifier):
 
     def cue_counts(self, X: Sequence[str]) -> np.ndarray:
         """(n, n_classes) number of cue matches per text and label."""
-        texts = check_texts(X)
+        texts, _ = split_inputs(X)
         out = np.zeros((len(texts), len(self.classes_)), dtype=float)
         for j, label in enumerate(self.classes_):
             pattern = _cue_pattern(tuple(self.cues_.get(str(label), ())))
@@ -98,15 +124,29 @@ class LexiconClassifier(TextClassifier):
             return base
         return np.log(np.clip(self.class_prior_, 1e-12, None))
 
+    def _row_base_logits(self, targets: list[str | None] | None, n: int) -> np.ndarray:
+        base = np.tile(self._base_logits(), (n, 1))
+        index = {t: i for i, t in enumerate(getattr(self, "targets_", []))}
+        for row, target in enumerate(targets or []):
+            if target in index:
+                base[row] = np.log(self.target_prior_[index[target]])
+        return base
+
     def predict_proba(self, X: Sequence[str]) -> np.ndarray:
-        logits = self.strength * self.cue_counts(X) + self._base_logits()
+        if self.per_target_:
+            return self._predict_per_target(X)
+        texts, targets = split_inputs(X)
+        logits = self.strength * self.cue_counts(texts) + self._row_base_logits(targets, len(texts))
         logits -= logits.max(axis=1, keepdims=True)
         exp = np.exp(logits)
         return exp / exp.sum(axis=1, keepdims=True)
 
     def explain(self, text: str, top_k: int = 8) -> list[tuple[str, float]]:
         """Matched cues: positive for the predicted label's cues, negative for others'."""
+        if self.per_target_:
+            return []
         pred = int(self.predict_proba([text])[0].argmax())
+        text = split_inputs([text])[0][0]
         weights: dict[str, float] = {}
         for j, label in enumerate(self.classes_):
             pattern = _cue_pattern(tuple(self.cues_.get(str(label), ())))
@@ -121,9 +161,11 @@ class LexiconClassifier(TextClassifier):
 
     # ---- persistence
     def _save_weights(self, path: Path) -> None:
-        doc = {"task": self.task_, "default": self.default_, "cues": self.cues_}
+        doc = {"task": self.task_, "default": self.default_, "cues": self.cues_, "targets": list(self.targets_)}
         (path / CUES_FILE).write_text(json.dumps(doc, indent=2, ensure_ascii=False))
         save_array(path / PRIOR_FILE, self.class_prior_)
+        if self.targets_:
+            save_array(path / TARGET_PRIOR_FILE, self.target_prior_)
 
     def _load_weights(self, path: Path, meta: dict) -> None:
         doc = read_json(path / CUES_FILE)
@@ -139,6 +181,13 @@ class LexiconClassifier(TextClassifier):
         if prior.shape != (len(self.classes_),) or prior.dtype.kind != "f":
             raise ModelFolderError(f"{path / PRIOR_FILE}: expected {len(self.classes_)} floats")
         self.cues_, self.default_, self.class_prior_ = cues, default, prior
+        self.targets_ = [str(t) for t in doc.get("targets") or []]
+        self.target_prior_ = np.zeros((0, len(self.classes_)))
+        if self.targets_:
+            target_prior = load_array(path / TARGET_PRIOR_FILE)
+            if target_prior.shape != (len(self.targets_), len(self.classes_)) or target_prior.dtype.kind != "f":
+                raise ModelFolderError(f"{path / TARGET_PRIOR_FILE}: expected {len(self.targets_)}x{len(self.classes_)} floats")
+            self.target_prior_ = target_prior
 
 
 @lru_cache(maxsize=256)

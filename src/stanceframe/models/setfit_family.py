@@ -7,6 +7,12 @@ this module on embeddings computed with the same code that predicts (models.enco
 so training and tagging see identical features. setfit's own ``save_pretrained`` would
 pickle the head (joblib), so the folder holds instead the tuned transformer as
 safetensors + tokenizer (``encoder/``) and the head as .npy.
+
+Targets (``(target, text)`` pairs): ``target_mode="cross"`` (default) tunes the body and
+embeds the text alone and crosses the embedding with the target in the head
+(base.target_crossed), as minilm-logreg; ``pair`` tunes and embeds the string
+``"target [SEP] text"`` (the tokenizer's separator); ``per-target`` fits one SetFit model
+per target; ``none`` ignores targets.
 """
 
 from __future__ import annotations
@@ -22,7 +28,13 @@ from typing import Sequence
 import numpy as np
 
 from stanceframe.errors import ModelFolderError
-from stanceframe.models.base import TextClassifier, check_texts
+from stanceframe.models.base import (
+    TextClassifier,
+    check_target_mode,
+    fit_target_vocabulary,
+    split_inputs,
+    target_crossed,
+)
 from stanceframe.models.encoder import (
     DEFAULT_ENCODER,
     encoder_version,
@@ -50,7 +62,7 @@ class SetFitClassifier(TextClassifier):
     def __init__(self, encoder: str = DEFAULT_ENCODER, max_length: int = 64, num_iterations: int = 1, epochs: int = 1,
                  batch_size: int = 16, body_learning_rate: float = 5e-5, max_steps: int = 16, freeze_embeddings: bool = True,
                  C: float = 10.0, class_weight: str | None = "balanced", predict_batch_size: int = 64,
-                 random_state: int = 0):
+                 random_state: int = 0, target_mode: str = "cross"):
         self.encoder = encoder
         self.max_length = max_length
         self.num_iterations = num_iterations
@@ -63,9 +75,29 @@ class SetFitClassifier(TextClassifier):
         self.class_weight = class_weight
         self.predict_batch_size = predict_batch_size
         self.random_state = random_state
+        self.target_mode = target_mode
+
+    def _body_texts(self, X) -> tuple[list[str], list[str | None] | None]:
+        """(what the encoder reads, targets): ``target [SEP] text`` in pair mode."""
+        texts, targets = split_inputs(X)
+        if getattr(self, "paired_", False) and targets is not None:
+            texts = [f"{t} [SEP] {x}" if t is not None else x for t, x in zip(targets, texts)]
+        return texts, targets
+
+    def _features(self, X) -> np.ndarray:
+        texts, targets = self._body_texts(X)
+        features = self._embed(texts).astype(np.float64)
+        return target_crossed(features, targets, self.targets_) if self.targets_ else features
 
     def fit(self, X: Sequence[str], y: Sequence[str]) -> "SetFitClassifier":
-        texts = check_texts(X)
+        check_target_mode(self.target_mode)
+        _, targets = split_inputs(X)
+        if targets is not None and self.target_mode == "per-target":
+            return self._fit_per_target(X, y)
+        self.target_models_ = None
+        self.paired_ = targets is not None and self.target_mode == "pair"
+        self.targets_ = fit_target_vocabulary(targets) if self.target_mode == "cross" else []
+        texts, _ = self._body_texts(X)
         y = np.asarray([str(v) for v in y], dtype=object)
         if len(texts) != len(y):
             raise ValueError(f"X has {len(texts)} texts but y has {len(y)} labels")
@@ -80,7 +112,7 @@ class SetFitClassifier(TextClassifier):
         model, tokenizer = transformer.auto_model, transformer.tokenizer
         model.eval()
         self.model_, self.tokenizer_ = model, tokenizer
-        features = self._embed(texts)
+        features = self._features(X)
         self.n_features_in_ = features.shape[1]
         self.coef_, self.intercept_ = fit_logreg(features, y, self.classes_, self.C, self.class_weight,
                                                  int(self.random_state))
@@ -139,17 +171,23 @@ class SetFitClassifier(TextClassifier):
         return mean_pooled(self.tokenizer_, self.model_, texts, int(self.max_length), int(self.predict_batch_size))
 
     def predict_proba(self, X: Sequence[str]) -> np.ndarray:
-        texts = check_texts(X)
+        if self.per_target_:
+            return self._predict_per_target(X)
+        texts, _ = split_inputs(X)
         if not texts:
             return np.zeros((0, len(self.classes_)))
-        return logreg_proba(decision_scores(self._embed(texts).astype(np.float64), self.coef_, self.intercept_))
+        return logreg_proba(decision_scores(self._features(X), self.coef_, self.intercept_))
 
-    def explain(self, text: str, top_k: int = 8) -> list[tuple[str, float]]:
-        return leave_one_out(text, self.predict_proba, top_k)
+    def explain(self, text, top_k: int = 8) -> list[tuple[str, float]]:
+        texts, targets = split_inputs([text])
+        if targets is None:
+            return leave_one_out(texts[0], self.predict_proba, top_k)
+        return leave_one_out(texts[0], lambda v: self.predict_proba([(targets[0], t) for t in v]), top_k)
 
     # ---- persistence
     def _extra_meta(self) -> dict:
-        return {"encoder": {"name": self.encoder, "package_version": getattr(self, "encoder_version_", None)}}
+        return {"encoder": {"name": self.encoder, "package_version": getattr(self, "encoder_version_", None)},
+                "target_vocabulary": list(self.targets_), "paired": bool(getattr(self, "paired_", False))}
 
     def _save_weights(self, path: Path) -> None:
         with quiet_transformers():
@@ -164,6 +202,9 @@ class SetFitClassifier(TextClassifier):
         if not folder.is_dir():
             raise ModelFolderError(f"{folder}: missing (tuned encoder folder)")
         self.tokenizer_, self.model_ = load_pretrained(folder, AutoModel, AutoTokenizer)
-        self.coef_, self.intercept_ = load_head(path, len(self.classes_), int(self.model_.config.hidden_size))
+        self.targets_ = [str(t) for t in meta.get("target_vocabulary") or []]
+        self.paired_ = bool(meta.get("paired", False))
+        hidden, k = int(self.model_.config.hidden_size), len(self.targets_)
+        self.coef_, self.intercept_ = load_head(path, len(self.classes_), hidden * (k + 1) + k)
         self.n_features_in_ = self.coef_.shape[1]
         self.encoder_version_ = (meta.get("encoder") or {}).get("package_version")

@@ -5,6 +5,13 @@ Saved without pickle: each vectorizer's vocabulary (JSON) and idf (.npy), the li
 weights (.npy) and, for the SVM, the sigmoid calibrator's (a, b) per class. Loading
 rebuilds the vectorizers from those and computes probabilities from the arrays, the
 same code path ``fit`` uses, so a reloaded model gives identical probabilities.
+
+Targets (``(target, text)`` pairs): ``target_mode="cross"`` (default) appends a copy of
+every n-gram feature specific to the row's target plus a per-target bias
+(base.target_crossed: "t=abortion|word" features next to the shared "word"), one model;
+``per-target`` fits one model per target (base.py); ``none`` ignores targets. Measured on
+TweetEval stance by ``stanceframe benchmark tweeteval`` (crossed features are the better
+default; see the README).
 """
 
 from __future__ import annotations
@@ -25,7 +32,16 @@ from sklearn.model_selection import StratifiedKFold
 from sklearn.svm import LinearSVC
 
 from stanceframe.errors import ModelFolderError
-from stanceframe.models.base import TextClassifier, check_texts, read_json, save_array
+from stanceframe.models.base import (
+    TextClassifier,
+    check_target_mode,
+    crossed_to_base,
+    fit_target_vocabulary,
+    read_json,
+    save_array,
+    split_inputs,
+    target_crossed,
+)
 from stanceframe.models.linear import (
     class_direction,
     decision_scores,
@@ -143,38 +159,68 @@ class _TfidfLinear(TextClassifier):
         names = [vec.get_feature_names_out() for vec in self.vectorizers_.values()]
         return np.concatenate(names) if len(names) > 1 else names[0]
 
+    def _input_features(self, X):
+        """Features of texts or ``(target, text)`` pairs: the n-grams, crossed with the
+        target when the model was fitted with targets (``target_mode="cross"``)."""
+        texts, targets = split_inputs(X)
+        features = self._features(texts)
+        if self.targets_:
+            features = target_crossed(features, targets, self.targets_)
+        return features
+
     def fit(self, X: Sequence[str], y: Sequence[str]):
-        texts = check_texts(X)
+        check_target_mode(self.target_mode, ("cross", "per-target", "none"))
+        texts, targets = split_inputs(X)
+        if targets is not None and self.target_mode == "per-target":
+            return self._fit_per_target(X, y)
+        self.target_models_ = None
         y = np.asarray([str(v) for v in y], dtype=object)
         if len(texts) != len(y):
             raise ValueError(f"X has {len(texts)} texts but y has {len(y)} labels")
         self.classes_ = np.asarray(sorted(set(y)), dtype=object)
+        self.targets_ = fit_target_vocabulary(targets) if self.target_mode == "cross" else []
         self.vectorizers_ = self._make_vectorizers()
         blocks = [vec.fit_transform(texts) for vec in self.vectorizers_.values()]
         features = blocks[0] if len(blocks) == 1 else sp.hstack(blocks, format="csr")
+        if self.targets_:
+            features = target_crossed(features, targets, self.targets_)
         self.n_features_in_ = features.shape[1]
         self._fit_head(features, y)
         return self
 
     def predict_proba(self, X: Sequence[str]) -> np.ndarray:
-        texts = check_texts(X)
+        if self.per_target_:
+            return self._predict_per_target(X)
+        texts, _ = split_inputs(X)
         if not texts:
             return np.zeros((0, len(self.classes_)))
-        return self._proba(decision_scores(self._features(texts), self.coef_, self.intercept_))
+        return self._proba(decision_scores(self._input_features(X), self.coef_, self.intercept_))
 
-    def explain(self, text: str, top_k: int = 8) -> list[tuple[str, float]]:
-        """Word n-grams of ``text`` weighted by tfidf value x the predicted class's
-        coefficient (signed: negative terms pulled away from the predicted class)."""
-        features = self._features([text])
+    def explain(self, text, top_k: int = 8) -> list[tuple[str, float]]:
+        """Word n-grams of ``text`` (or a ``(target, text)`` pair) weighted by tfidf value
+        x the predicted class's coefficient (signed: negative terms pulled away from the
+        predicted class); a crossed feature counts for the n-gram it copies."""
+        if self.per_target_:
+            texts, targets = split_inputs([text])
+            model = self.target_models_.get(targets[0]) if targets else None
+            return model.explain(texts[0], top_k) if model is not None else []
+        features = self._input_features([text])
         pred = int(self._proba(decision_scores(features, self.coef_, self.intercept_))[0].argmax())
         row = features.tocsr()
+        n_base = sum(len(v.vocabulary_) for v in self.vectorizers_.values())
         word_block = len(self.vectorizers_["word"].vocabulary_)
-        keep = row.indices < word_block  # char n-grams drive scores too but read badly as terms
-        indices, values = row.indices[keep], row.data[keep]
-        contrib = values * class_direction(self.coef_, pred)[indices]
+        contrib = row.data * class_direction(self.coef_, pred)[row.indices]
+        base = crossed_to_base(row.indices, n_base, len(self.targets_))
+        keep = (base >= 0) & (base < word_block)  # char n-grams drive scores too but read badly as terms
+        totals: dict[int, float] = {}
+        for column, value in zip(base[keep], contrib[keep]):
+            totals[int(column)] = totals.get(int(column), 0.0) + float(value)
         names = self.vectorizers_["word"].get_feature_names_out()
-        ranked = sorted(zip(names[indices], contrib), key=lambda kv: (-abs(kv[1]), kv[0]))
+        ranked = sorted(((names[c], w) for c, w in totals.items()), key=lambda kv: (-abs(kv[1]), kv[0]))
         return [(str(term), float(w)) for term, w in ranked[:top_k] if w != 0.0]
+
+    def _extra_meta(self) -> dict:
+        return {"target_vocabulary": list(self.targets_)}
 
     # ---- persistence
     def _save_weights(self, path: Path) -> None:
@@ -196,7 +242,9 @@ class _TfidfLinear(TextClassifier):
             vec.vocabulary = vocab  # fixed vocabulary: sklearn sets vocabulary_ from it
             vec.idf_ = read_array(path / f"idf_{name}.npy", (len(vocab),))
         self.vectorizers_ = vecs
-        self.n_features_in_ = sum(len(v.vocabulary) for v in vecs.values())
+        self.targets_ = [str(t) for t in meta.get("target_vocabulary") or []]
+        n_base, k = sum(len(v.vocabulary) for v in vecs.values()), len(self.targets_)
+        self.n_features_in_ = n_base * (k + 1) + k
         self.coef_, self.intercept_ = load_head(path, len(self.classes_), self.n_features_in_)
         self._load_extra(path)
 
@@ -214,7 +262,7 @@ class TfidfLogRegClassifier(_TfidfLinear):
 
     def __init__(self, C: float = 10.0, ngram_max: int = 2, char_ngrams: bool = False, min_df: int = 1,
                  max_features: int | None = None, sublinear_tf: bool = True, class_weight: str | None = "balanced",
-                 random_state: int = 0):
+                 random_state: int = 0, target_mode: str = "cross"):
         self.C = C
         self.ngram_max = ngram_max
         self.char_ngrams = char_ngrams
@@ -223,6 +271,7 @@ class TfidfLogRegClassifier(_TfidfLinear):
         self.sublinear_tf = sublinear_tf
         self.class_weight = class_weight
         self.random_state = random_state
+        self.target_mode = target_mode
 
     def _fit_head(self, features, y) -> None:
         self.coef_, self.intercept_ = fit_logreg(features, y, self.classes_, self.C, self.class_weight, self.random_state)
@@ -239,7 +288,7 @@ class TfidfSVMClassifier(_TfidfLinear):
 
     def __init__(self, C: float = 1.0, ngram_max: int = 2, char_ngrams: bool = False, min_df: int = 1,
                  max_features: int | None = None, sublinear_tf: bool = True, class_weight: str | None = "balanced",
-                 calibration_cv: int = 3, random_state: int = 0):
+                 calibration_cv: int = 3, random_state: int = 0, target_mode: str = "cross"):
         self.C = C
         self.ngram_max = ngram_max
         self.char_ngrams = char_ngrams
@@ -249,6 +298,7 @@ class TfidfSVMClassifier(_TfidfLinear):
         self.class_weight = class_weight
         self.calibration_cv = calibration_cv
         self.random_state = random_state
+        self.target_mode = target_mode
 
     def _svc(self) -> LinearSVC:
         return LinearSVC(C=self.C, class_weight=self.class_weight, random_state=self.random_state, max_iter=10000)
