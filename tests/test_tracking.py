@@ -61,7 +61,10 @@ def test_unreachable_server_cli_has_no_traceback(project):
 def test_compare_logs_runs_metrics_artifacts_and_registers_champion(project, mlflow_server, capsys):
     from mlflow import MlflowClient
 
+    import time
+
     config = _write_config(project, "sf-compare")
+    started_ms = int(time.time() * 1000)
     code = main(["compare", "--config", str(config), "--promote", "--quiet", "--tracking-uri", mlflow_server])
     out = capsys.readouterr()
     assert code == 0, out.err
@@ -69,7 +72,8 @@ def test_compare_logs_runs_metrics_artifacts_and_registers_champion(project, mlf
 
     client = MlflowClient(mlflow_server)
     exp = client.get_experiment_by_name("stanceframe-labels")
-    runs = client.search_runs([exp.experiment_id], max_results=200)
+    # the server is shared by the session: only this test's runs
+    runs = [r for r in client.search_runs([exp.experiment_id], max_results=500) if r.info.start_time >= started_ms]
     parents = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
     children = [r for r in runs if "mlflow.parentRunId" in r.data.tags]
     assert {r.data.params["family"] for r in parents} == {"lexicon", "tfidf-logreg"}
