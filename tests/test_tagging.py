@@ -374,3 +374,31 @@ def test_resume_refuses_a_different_command(tmp_path, model):
         run_tag([str(tmp_path / "c.jsonl")], model, out=out, per="article", resume=True)
     summary = run_tag([str(tmp_path / "c.jsonl")], model, out=out, resume=True, window_items=4)
     assert len(read_jsonl(out)) == 20 * 9 and summary.exit_code == 0
+
+
+def test_segmentation_worker_writes_what_the_in_process_path_writes(tmp_path, model, monkeypatch):
+    """Reading and splitting in a forked worker process (the default on 2+ cores) gives the
+    same bytes as doing it in this process, bad inputs and resume included."""
+    import stanceframe.tagging as tagging
+
+    records = corpus_records(60, paragraphs=3, per_paragraph=4)
+    src = tmp_path / "c.jsonl"
+    src.write_text("".join(json.dumps(r) + "\n" for r in records[:30]) + "not json\n"
+                   + "".join(json.dumps(r) + "\n" for r in records[30:]), encoding="utf-8")
+    started = []
+    original = tagging.prepared_in_worker
+    monkeypatch.setattr(tagging, "prepared_in_worker", lambda *a: started.append(1) or original(*a))
+    outputs = {}
+    for workers in (0, 1):
+        out = tmp_path / f"out-{workers}.jsonl"
+        summary = run_tag([str(src)], model, out=out, workers=workers, window_items=7)
+        assert (summary.documents, summary.skipped) == (60, 1)
+        outputs[workers] = out.read_bytes()
+    assert started == [1]  # only workers=1 used the worker
+    assert outputs[0] == outputs[1] and len(outputs[0].splitlines()) > 60 * 10
+
+    out = tmp_path / "resumed.jsonl"
+    with pytest.raises(Crash):
+        run_tag([str(src)], CrashingModel(model, calls=4), out=out, workers=1, window_items=7, batch_size=16)
+    run_tag([str(src)], model, out=out, workers=1, window_items=7, batch_size=16, resume=True)
+    assert out.read_bytes() == outputs[0]

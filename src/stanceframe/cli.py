@@ -222,6 +222,36 @@ def cmd_inspect(args) -> int:
     return EXIT_OK
 
 
+def cmd_bench(args) -> int:
+    from stanceframe.bench import BenchSettings, run_bench, to_markdown
+
+    families = tuple(args.family) if args.family else None
+    common = {"sentences": args.sentences, "transformer_sentences": args.transformer_sentences,
+              "repeats": args.repeats, "families": families, "input": args.input or None, "model": args.model,
+              "refit": args.refit, "batch_size": args.batch_size}
+    if args.quick:
+        settings = BenchSettings.quick_settings(**common)
+    else:
+        settings = BenchSettings(**{k: v for k, v in common.items() if v is not None})
+    if args.no_rss:
+        settings.rss_sizes = ()
+    log = lambda line: print(f"bench: {line}", file=sys.stderr, flush=True)  # noqa: E731
+    report = run_bench(settings, project_root(), log=log)
+    if args.f1:
+        from stanceframe.bench import inference_path_f1
+
+        report["f1"] = inference_path_f1(project_root(), log=log)
+    argv = sys.argv[1:]
+    command = "stanceframe " + " ".join(argv[argv.index("bench"):] if "bench" in argv else ["bench"])
+    report["command"] = command
+    print(to_markdown(report, command))
+    if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps(report, indent=2) + "\n")
+        print(f"bench: wrote {args.json}", file=sys.stderr)
+    return EXIT_OK
+
+
 def _load_model(spec):
     from stanceframe.tagging import load_model
 
@@ -363,6 +393,28 @@ def build_parser() -> argparse.ArgumentParser:
     inspect.add_argument("--text-field", default="text", help=argparse.SUPPRESS)
     inspect.add_argument("--id-field", default="id", help=argparse.SUPPRESS)
     inspect.set_defaults(func=cmd_inspect)
+
+    bench = sub.add_parser("bench", help="tagging speed per family vs the transformers pipeline and the forward pass; "
+                                         "memory; fit cost (Markdown table)")
+    bench.add_argument("--quick", action="store_true",
+                       help="under a minute: few sentences and families, 3 runs, no 1M-sentence memory run")
+    bench.add_argument("--json", type=Path, help="also write the figures as JSON")
+    bench.add_argument("--sentences", type=_positive_int, help="sentences of the synthetic corpus (default: 20000)")
+    bench.add_argument("--transformer-sentences", type=_positive_int,
+                       help="its first sentences that transformer families, the pipeline and the ceiling run on "
+                            "(default: 2000)")
+    bench.add_argument("--input", nargs="+", metavar="PATH", help="benchmark on these files instead of synthetic text")
+    bench.add_argument("--family", action="append", help="only these families (repeatable)")
+    bench.add_argument("--model", help="a fine-tuned minilm-finetune model folder for the pipeline and the ceiling "
+                                       "(default: fit one on the seed set, cached in out/bench/models/)")
+    bench.add_argument("--repeats", type=_positive_int, help="timed runs per measurement (median; default 3)")
+    bench.add_argument("--batch-size", type=_positive_int, help="tag's --batch-size (default 64)")
+    bench.add_argument("--refit", action="store_true", help="fit the transformer families again instead of the cache")
+    bench.add_argument("--no-rss", action="store_true", help="skip the peak-memory runs")
+    bench.add_argument("--f1", action="store_true",
+                       help="also cross-validate minilm-finetune on the seed set and compare macro-F1 of tag's "
+                            "inference path with the transformers pipeline's (fits 10 models: slow)")
+    bench.set_defaults(func=cmd_bench)
     return parser
 
 

@@ -274,14 +274,16 @@ class Tagger:
         self.window_sentences = max(1, int(window_sentences))
         self.classes = model_classes(model)
         self.columns = sentence_columns(self.classes)
+        self._proba_keys = [f"p_{task}_{label}" for task, labels in self.classes.items() for label in labels]
         if self.target_field:
             self.columns.insert(self.columns.index("text") + 1, "target")
 
-    def windows(self, items: Iterable[Document | Skipped]) -> Iterator[Window]:
+    def windows(self, items: Iterable, *, prepared: bool = False) -> Iterator[Window]:
+        """Windows of tagged items; ``prepared``: ``items`` already are ``_prepare``'s
+        (item, units) entries (made ahead by :func:`prepared_in_worker`)."""
         pending: list[tuple[Document | Skipped, list[Sentence]]] = []
         n_sentences = 0
-        for item in items:
-            entry = self._prepare(item)
+        for entry in (items if prepared else map(self._prepare, items)):
             pending.append(entry)
             n_sentences += len(entry[1])
             if len(pending) >= self.window_items or n_sentences >= self.window_sentences:
@@ -339,10 +341,113 @@ class Tagger:
             row["target"] = target
         for task in self.classes:
             row[task] = pred[task]
-        for task, labels in self.classes.items():
-            for label in labels:
-                row[f"p_{task}_{label}"] = float(pred[f"p_{task}_{label}"])
+        for key in self._proba_keys:
+            row[key] = float(pred[key])
         return row
+
+
+# --------------------------------------------------------------------------- segmentation worker
+
+WORKER_MESSAGE_ITEMS = 32  # input items per message from the segmentation worker...
+WORKER_MESSAGE_SENTENCES = 512  # ...or fewer when their sentences reach this
+
+
+def segmentation_worker_wanted(unit: str, workers: int | None = None) -> bool:
+    """Whether ``run_tag`` reads and splits documents in a second process while it predicts
+    and writes in this one: with ``--unit document`` on a machine with two or more usable
+    cores where ``fork`` exists, unless ``workers=0`` (or ``STANCEFRAME_SEGMENT_WORKER=0``)."""
+    import multiprocessing
+
+    if unit != "document" or "fork" not in multiprocessing.get_all_start_methods():
+        return False
+    if workers is not None:
+        return workers > 0
+    env = os.environ.get("STANCEFRAME_SEGMENT_WORKER")
+    if env is not None:
+        return env.strip().lower() not in ("", "0", "false", "no")
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return cores >= 2
+
+
+def prepared_in_worker(tagger: "Tagger", make_items) -> Iterator[tuple]:
+    """``tagger._prepare(item)`` for each item of ``make_items()``, in order, computed in a
+    forked child process (reading and sentence splitting) while this process predicts and
+    writes. One pipe, child to parent: when this process falls behind, the child blocks on
+    a full pipe, so memory stays bounded; if this process dies the child's next write fails
+    and it exits. The entries are exactly those of the in-process path, so windows, rows
+    and ``--resume`` are unchanged."""
+    import multiprocessing
+
+    from stanceframe.corpus import sentence_tokenizer
+
+    sentence_tokenizer()  # built once, inherited by the child
+    ctx = multiprocessing.get_context("fork")
+    receiver, sender = ctx.Pipe(duplex=False)
+    proc = ctx.Process(target=_segmentation_worker, args=(tagger, make_items, receiver, sender), daemon=True,
+                       name="stanceframe-segmentation")
+    proc.start()
+    sender.close()
+    try:
+        while True:
+            try:
+                kind, payload = receiver.recv()
+            except EOFError:
+                proc.join(5)
+                raise StanceframeError(f"tag: the segmentation worker stopped unexpectedly (exit code "
+                                       f"{proc.exitcode}); STANCEFRAME_SEGMENT_WORKER=0 splits in this process") from None
+            if kind == "entries":
+                yield from payload
+            elif kind == "error":
+                raise RuntimeError(f"tag: the segmentation worker failed:\n{payload}")
+            else:
+                break
+    finally:
+        receiver.close()
+        if proc.is_alive():
+            proc.terminate()
+        proc.join(5)
+
+
+def _segmentation_worker(tagger: "Tagger", make_items, receiver, sender) -> None:
+    import signal
+    import traceback
+
+    receiver.close()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    _exit_with_parent()
+    try:
+        batch, n = [], 0
+        for item in make_items():
+            entry = tagger._prepare(item)
+            batch.append(entry)
+            n += len(entry[1])
+            if len(batch) >= WORKER_MESSAGE_ITEMS or n >= WORKER_MESSAGE_SENTENCES:
+                sender.send(("entries", batch))
+                batch, n = [], 0
+        if batch:
+            sender.send(("entries", batch))
+        sender.send(("done", None))
+    except (BrokenPipeError, ConnectionResetError):
+        pass  # the parent has gone
+    except BaseException:  # noqa: BLE001 - reported to the parent, which raises it
+        try:
+            sender.send(("error", traceback.format_exc()))
+        except OSError:
+            pass
+    finally:
+        sender.close()
+
+
+def _exit_with_parent() -> None:
+    """Linux: SIGTERM this process when its parent dies (a child blocked reading stdin would
+    otherwise outlive a killed ``tag``)."""
+    try:
+        import ctypes
+        import signal
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, int(signal.SIGTERM))  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
 
 
 def _without_source(message: str, source: str) -> str:
@@ -411,12 +516,18 @@ def tag_article(doc: Document, model, *, spec=None, explain: bool = True, top_k:
 # --------------------------------------------------------------------------- encoders
 
 
+# json.dumps(row, ensure_ascii=False) builds a new JSONEncoder per call; one shared encoder
+# with the same settings writes the same bytes (rows are flat, so no circularity check).
+_ROW_JSON = json.JSONEncoder(ensure_ascii=False, check_circular=False)
+
+
 class JsonlEncoder:
     def header(self) -> bytes:
         return b""
 
     def encode(self, rows: list[dict]) -> bytes:
-        return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows).encode("utf-8")
+        encode = _ROW_JSON.encode
+        return "".join([encode(r) + "\n" for r in rows]).encode("utf-8")
 
 
 class CsvEncoder:
@@ -744,9 +855,12 @@ def run_tag(
     window_items: int = WINDOW_ITEMS,
     window_sentences: int = WINDOW_SENTENCES,
     target_field: str | None = None,
+    workers: int | None = None,
 ) -> TagSummary:
     """Tag every input with ``model`` and write rows (see the module docstring for the
-    resume design). Skipped inputs and warnings are reported one line each on ``stderr``."""
+    resume design). Skipped inputs and warnings are reported one line each on ``stderr``.
+    ``workers``: 1 reads and splits documents in a second process (the default on two or
+    more cores, see :func:`segmentation_worker_wanted`), 0 in this one."""
     check_options(fmt=fmt, per=per, unit=unit, out=out, resume=resume, batch_size=batch_size)
     resolved = resolve_inputs(paths)
     tagger = Tagger(model, unit=unit, batch_size=batch_size, strict=strict, window_items=window_items,
@@ -773,12 +887,18 @@ def run_tag(
         consumed = summary.resumed_items = point.consumed
         summary.add_counts(point.counts)
 
-    items = iter_documents(resolved, text_field=text_field, id_field=id_field, stdin=stdin)
-    items = itertools.islice(items, consumed, None)  # what the earlier run committed
+    def make_items():
+        items = iter_documents(resolved, text_field=text_field, id_field=id_field, stdin=stdin)
+        return itertools.islice(items, consumed, None)  # what the earlier run committed
+
+    reads_stdin = any(not isinstance(item, Skipped) and str(item[0]) == "-" for item in resolved)
+    use_worker = segmentation_worker_wanted(unit, workers) and not reads_stdin  # a child gets no stdin
+    worker = prepared_in_worker(tagger, make_items) if use_worker else None
+    windows = tagger.windows(worker, prepared=True) if worker is not None else tagger.windows(make_items())
     bar = Progress(progress, stderr)
     started = time.perf_counter()
     try:
-        for window in tagger.windows(items):
+        for window in windows:
             documents = 0
             for result in window.results:
                 if isinstance(result, Skipped):
@@ -799,6 +919,8 @@ def run_tag(
             bar.update(documents, summary.sentences)
         sink.finish()
     finally:
+        if worker is not None:
+            worker.close()  # stops the segmentation worker if the loop ended early
         bar.close()
         sink.close()
     summary.seconds = time.perf_counter() - started

@@ -258,10 +258,17 @@ class MiniLMFineTuneClassifier(TextClassifier):
                                          text_pairs=texts))
         with torch.inference_mode():
             for idx, batch in batches:
-                batch = {k: v.to(self.model_.device) for k, v in batch.items()}
-                logits = self.model_(**batch).logits.double()
+                logits = self.forward_logits(batch).double()
                 out[idx] = torch.softmax(logits, dim=-1).cpu().numpy()
         return out
+
+    def forward_logits(self, batch: dict):
+        """The network's logits for one tokenized, padded batch: the forward pass
+        ``predict_proba`` runs (``stanceframe bench`` times it alone as the ceiling)."""
+        import torch
+
+        with torch.inference_mode():
+            return self.model_(**{k: v.to(self.model_.device) for k, v in batch.items()}).logits
 
     def explain(self, text, top_k: int = 8) -> list[tuple[str, float]]:
         texts, targets = split_inputs([text])

@@ -59,6 +59,7 @@ CHAR_NGRAM_RANGE = (2, 5)
 SKLEARN_TOKEN_PATTERN = r"(?u)\b\w\w+\b"
 _TOKENS = re.compile(SKLEARN_TOKEN_PATTERN)
 _LAST_ANALYSIS = threading.local()  # the last batch's word n-grams, shared by the tasks of a bundle
+_LAST_FEATURES = threading.local()  # ...and its tf-idf matrix, when their vectorizers are the same
 
 
 def fast_transform(vec: TfidfVectorizer, texts: list[str]):
@@ -66,10 +67,15 @@ def fast_transform(vec: TfidfVectorizer, texts: list[str]):
     analyzer these families build: the count matrix is assembled from each text's
     n-grams with vectorised column look-ups instead of sklearn's per-token Python loop,
     the n-grams of a batch are computed once for all the tasks of a bundle (both tasks
-    score the same batch), and the tf-idf weighting is sklearn's own
-    ``TfidfTransformer.transform``. Other analyzers (char n-grams) go to sklearn."""
+    score the same batch; when their vectorizers are equal the whole matrix is reused),
+    and the tf-idf weighting is ``TfidfTransformer.transform``'s operations. Other
+    analyzers (char n-grams) go to sklearn."""
     if not _plain_word_analyzer(vec):
         return vec.transform(texts)
+    key = _vectorizer_key(vec)
+    last = getattr(_LAST_FEATURES, "value", None)
+    if last is not None and last[0] == key and last[1] == texts:
+        return last[2].copy()  # the other task's vectorizer is the same (fitted on the same texts)
     grams, lengths = _word_ngrams(texts, int(vec.ngram_range[1]))
     vocab = vec.vocabulary_
     cols = np.fromiter(map(vocab.get, grams, repeat(-1, len(grams))), dtype=np.int64, count=len(grams))
@@ -78,7 +84,25 @@ def fast_transform(vec: TfidfVectorizer, texts: list[str]):
     counts = sp.csr_matrix((np.ones(int(keep.sum()), dtype=np.float64), (rows[keep], cols[keep])),
                            shape=(len(texts), len(vocab)), dtype=np.float64)
     counts.sum_duplicates()  # canonical: summed counts, sorted columns (what sklearn builds)
-    return _tfidf_weighting(vec._tfidf, counts)
+    features = _tfidf_weighting(vec._tfidf, counts)
+    _LAST_FEATURES.value = (key, list(texts), features.copy())
+    return features
+
+
+def _vectorizer_key(vec: TfidfVectorizer) -> tuple:
+    """What ``fast_transform``'s output depends on besides the texts: n-gram range, tf and
+    norm settings, vocabulary and idf. A bundle's tasks fitted on the same sentences have
+    equal keys, so the second task reuses the first one's matrix. Computed once per
+    fitted vectorizer."""
+    key = getattr(vec, "_stanceframe_key", None)
+    if key is None:
+        import hashlib
+
+        vocab = hashlib.sha256(json.dumps(vec.vocabulary_, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+        idf = hashlib.sha256(np.ascontiguousarray(vec.idf_, dtype=np.float64).tobytes()).hexdigest()
+        key = (tuple(vec.ngram_range), bool(vec.sublinear_tf), vec.norm, vocab, idf)
+        vec._stanceframe_key = key
+    return key
 
 
 def _tfidf_weighting(tfidf, counts):
@@ -123,7 +147,9 @@ def _word_ngrams(texts: list[str], ngram_max: int) -> tuple[list[str], list[int]
         before = len(grams)
         tokens = findall(text.lower())
         grams += tokens
-        for n in range(2, ngram_max + 1):
+        if ngram_max >= 2 and len(tokens) >= 2:
+            grams += map(" ".join, zip(tokens, tokens[1:]))
+        for n in range(3, ngram_max + 1):
             if len(tokens) >= n:
                 grams += map(" ".join, zip(*(tokens[i:] for i in range(n))))
         lengths.append(len(grams) - before)

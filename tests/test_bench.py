@@ -1,0 +1,35 @@
+"""bench: `stanceframe bench --quick` runs end to end and writes the documented JSON keys.
+Never a speed assertion: the figures depend on the machine and its load."""
+
+from __future__ import annotations
+
+import json
+import math
+
+from tagging_support import run_cli
+
+
+def test_bench_quick_writes_the_documented_json(project):
+    out = project / "out" / "bench.json"
+    done = run_cli("bench", "--quick", "--json", out, cwd=project, timeout=900)
+    assert done.returncode == 0, done.stderr.decode()[-3000:]
+    report = json.loads(out.read_text())
+
+    families = report["sentences_per_s"]
+    assert {"tfidf-logreg", "minilm-finetune"} <= set(families)
+    assert all(isinstance(v, (int, float)) and v > 0 for v in families.values())
+    for family, result in report["families"].items():
+        assert result["sentences"] > 0 and len(result["runs_s"]) == 3
+        assert round(result["sentences_per_s"], 1) == families[family]
+    for key in ("ratio_vs_pipeline", "ratio_vs_raw"):
+        assert isinstance(report[key], float) and math.isfinite(report[key]) and report[key] > 0
+    assert report["pipeline"]["sentences"] == report["ceiling"]["sentences"] > 0
+    ((size, mb),) = report["peak_rss_mb"].items()  # --quick: one memory run, no 1M run
+    assert int(size) < 1_000_000 and mb > 10
+    assert set(report["fit_seconds"]["tfidf-logreg"]) == {"stance", "framing"}
+    assert report["machine"]["cores"] >= 1 and report["machine"]["cpu"]
+    assert {"torch", "transformers", "stanceframe"} <= set(report["versions"])
+
+    table = done.stdout.decode()
+    assert "| measurement |" in table and "ratio_vs_pipeline" in table and "peak RSS" in table
+    assert (project / "out" / "bench" / "models" / "tfidf-logreg" / "manifest.json").is_file()
