@@ -286,6 +286,9 @@ def time_tag(model, corpus: Path, scratch: Path, batch_size: int) -> tuple[float
     from stanceframe.tagging import run_tag
 
     out = scratch / "bench-out.jsonl"
+    encoder = sys.modules.get("stanceframe.models.encoder")
+    if encoder is not None:  # a fresh `tag` process starts without embeddings of earlier runs
+        encoder.clear_embedding_cache()
     started = time.perf_counter()
     summary = run_tag([str(corpus)], model, out=out, batch_size=batch_size)
     seconds = time.perf_counter() - started
