@@ -402,3 +402,23 @@ def test_segmentation_worker_writes_what_the_in_process_path_writes(tmp_path, mo
         run_tag([str(src)], CrashingModel(model, calls=4), out=out, workers=1, window_items=7, batch_size=16)
     run_tag([str(src)], model, out=out, workers=1, window_items=7, batch_size=16, resume=True)
     assert out.read_bytes() == outputs[0]
+
+
+def test_batches_predicted_side_by_side_give_the_rows_of_one_at_a_time():
+    """A torch model's batches run two at a time (one torch thread each, the default on
+    2+ cores): the same probabilities, bit for bit, in the same order as in turn."""
+    from stanceframe.bench import untrained_finetune_bundle
+    from stanceframe.tagging import torch_threads
+
+    model = untrained_finetune_bundle({"stance": ["none", "restraint", "support"], "framing": ["neutral", "western"]})
+    texts = [r["text"] for r in corpus_records(40, paragraphs=1, per_paragraph=3)] + ["Short.", "A bit longer one."]
+    tagger = Tagger(model, batch_size=8)
+    with torch_threads(1):
+        tagger.inference_threads = 1
+        in_turn = tagger.predict(texts)
+        tagger.inference_threads = 2
+        side_by_side = tagger.predict(texts)
+    tagger.close()
+    assert side_by_side == in_turn and len(in_turn) == len(texts)
+    assert set(in_turn[0]) == {"stance", "framing", "p_stance_none", "p_stance_restraint", "p_stance_support",
+                               "p_framing_neutral", "p_framing_western"}

@@ -275,6 +275,7 @@ class Tagger:
         self.classes = model_classes(model)
         self.columns = sentence_columns(self.classes)
         self._proba_keys = [f"p_{task}_{label}" for task, labels in self.classes.items() for label in labels]
+        self.inference_threads = batch_parallel_inference(model)
         if self.target_field:
             self.columns.insert(self.columns.index("text") + 1, "target")
 
@@ -323,14 +324,35 @@ class Tagger:
         return Window(len(pending), results)
 
     def predict(self, texts: Sequence[str]) -> list[dict]:
-        """``model.predict_flat`` in batches of similar length; results in ``texts`` order."""
+        """``model.predict_flat`` in batches of similar length; results in ``texts`` order.
+        With ``inference_threads`` > 1, that many batches run at once (see
+        :func:`batch_parallel_inference`)."""
         order = sorted(range(len(texts)), key=lambda i: len(texts[i] if isinstance(texts[i], str) else texts[i][1]))
         out: list[dict] = [{}] * len(texts)
-        for b in range(0, len(order), self.batch_size):
-            idx = order[b : b + self.batch_size]
-            for i, pred in zip(idx, self.model.predict_flat([texts[i] for i in idx])):
+        batches = [order[b : b + self.batch_size] for b in range(0, len(order), self.batch_size)]
+
+        def run(idx):
+            return idx, self.model.predict_flat([texts[i] for i in idx])
+
+        for idx, preds in self._map(run, batches):
+            for i, pred in zip(idx, preds):
                 out[i] = pred
         return out
+
+    def _map(self, fn, batches):
+        if self.inference_threads <= 1 or len(batches) <= 1:
+            return map(fn, batches)
+        if getattr(self, "_pool", None) is None:
+            from concurrent.futures import ThreadPoolExecutor
+
+            self._pool = ThreadPoolExecutor(self.inference_threads, thread_name_prefix="stanceframe-predict")
+        return self._pool.map(fn, batches)
+
+    def close(self) -> None:
+        pool = getattr(self, "_pool", None)
+        if pool is not None:
+            pool.shutdown()
+            self._pool = None
 
     def row(self, unit: Sentence, pred: dict, target: str | None = None) -> dict:
         row = {
@@ -344,6 +366,52 @@ class Tagger:
         for key in self._proba_keys:
             row[key] = float(pred[key])
         return row
+
+
+# --------------------------------------------------------------------------- inference threads
+
+
+def batch_parallel_inference(model) -> int:
+    """How many batches a torch model predicts at once: one per usable core (at least 2
+    cores), each batch's network on one torch thread (``torch_threads(1)`` around the run).
+    Small length-sorted batches parallelise badly inside one matrix product (the threads
+    synchronise every layer and spin while they wait, worse on a shared machine); whole
+    batches side by side do not. Each batch is computed the same way whatever the load
+    (one thread), so a run and its ``--resume`` give the same bytes. 1 (in order, torch's
+    own threads) for models without torch networks; ``STANCEFRAME_INFERENCE_THREADS``
+    overrides."""
+    env = os.environ.get("STANCEFRAME_INFERENCE_THREADS")
+    if env is not None and env.strip().isdigit():
+        return max(1, int(env))
+    if "torch" not in sys.modules:
+        return 1
+    import torch
+
+    networks = any(isinstance(value, torch.nn.Module)
+                   for est in getattr(model, "estimators", {}).values() for value in vars(est).values())
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return cores if networks and cores >= 2 else 1
+
+
+class torch_threads:
+    """``torch.set_num_threads(n)`` for a block (nothing when torch is not loaded or n is None)."""
+
+    def __init__(self, n: int | None):
+        self.n, self.before = n, None
+
+    def __enter__(self):
+        if self.n is not None and "torch" in sys.modules:
+            import torch
+
+            self.before = torch.get_num_threads()
+            torch.set_num_threads(self.n)
+        return self
+
+    def __exit__(self, *exc):
+        if self.before is not None:
+            import torch
+
+            torch.set_num_threads(self.before)
 
 
 # --------------------------------------------------------------------------- segmentation worker
@@ -500,6 +568,7 @@ def tag_article(doc: Document, model, *, spec=None, explain: bool = True, top_k:
     if not units:
         raise DataFileError(doc.source, doc.line, "no sentences to tag (only boilerplate or punctuation)")
     preds = tagger.predict([u.text for u in units])
+    tagger.close()
     rows = [tagger.row(u, p) for u, p in zip(units, preds)]
     explanations = {}
     if explain:
@@ -897,6 +966,8 @@ def run_tag(
     windows = tagger.windows(worker, prepared=True) if worker is not None else tagger.windows(make_items())
     bar = Progress(progress, stderr)
     started = time.perf_counter()
+    threads = torch_threads(1 if tagger.inference_threads > 1 else None)
+    threads.__enter__()
     try:
         for window in windows:
             documents = 0
@@ -921,6 +992,8 @@ def run_tag(
     finally:
         if worker is not None:
             worker.close()  # stops the segmentation worker if the loop ended early
+        tagger.close()
+        threads.__exit__(None, None, None)
         bar.close()
         sink.close()
     summary.seconds = time.perf_counter() - started

@@ -15,6 +15,7 @@ costly); ``none`` ignores targets.
 from __future__ import annotations
 
 import tempfile
+import threading
 import warnings
 from pathlib import Path
 from typing import Sequence
@@ -252,10 +253,14 @@ class MiniLMFineTuneClassifier(TextClassifier):
         if not texts:
             return out
         self.model_.eval()
-        batches = (length_sorted_batches(self.tokenizer_, texts, int(self.max_length), int(self.predict_batch_size))
-                   if firsts is None else
-                   length_sorted_batches(self.tokenizer_, firsts, int(self.max_length), int(self.predict_batch_size),
-                                         text_pairs=texts))
+        # a fast tokenizer is not safe to call from two threads at once (tag may predict two
+        # batches concurrently): tokenize and pad under a lock, run the network outside it
+        with self.__dict__.setdefault("_tokenizer_lock", threading.Lock()):
+            batches = list(length_sorted_batches(self.tokenizer_, texts, int(self.max_length),
+                                                 int(self.predict_batch_size))
+                           if firsts is None else
+                           length_sorted_batches(self.tokenizer_, firsts, int(self.max_length),
+                                                 int(self.predict_batch_size), text_pairs=texts))
         with torch.inference_mode():
             for idx, batch in batches:
                 logits = self.forward_logits(batch).double()
