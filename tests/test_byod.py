@@ -309,3 +309,22 @@ def test_evaluate_reproduces_the_official_stance_metric_by_hand(project, capsys,
     assert metrics["per_class"]["favor"]["f1"] == pytest.approx(0.5)
     assert metrics["per_class"]["against"]["f1"] == pytest.approx(0.8)
     assert "official" in out
+
+
+def test_target_aware_model_logged_to_mlflow_reads_the_target_column(project, capsys, tmp_path):
+    import mlflow
+    import pandas as pd
+
+    from stanceframe.tracking import local_store_uri
+
+    data = write_jsonl(tmp_path / "targets.jsonl", targeted_rows())
+    code, _, err = run(capsys, "train", "--family", "tfidf-logreg", "--data", data, "--task", "stance",
+                       "--target-field", "target", "--export", tmp_path / "m")
+    assert code == 0, err
+    uri = err.split("MLflow model: ")[1].split()[0]
+    mlflow.set_tracking_uri(local_store_uri(project))
+    served = mlflow.pyfunc.load_model(uri).predict(
+        pd.DataFrame({"text": ["Cats are wonderful."] * 2, "target": ["cats", "dogs"]}))
+    assert list(served["stance"]) == ["favor", "against"]
+    local = ModelBundle.load(tmp_path / "m").predict_flat([("cats", "Cats are wonderful."), ("dogs", "Cats are wonderful.")])
+    assert np.allclose(served["p_stance_favor"], [r["p_stance_favor"] for r in local])

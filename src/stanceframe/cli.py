@@ -193,6 +193,10 @@ def cmd_tag(args) -> int:
 def cmd_tag_spark(args) -> int:
     from stanceframe.spark_engine import run_spark_tag
 
+    if args.target_field:
+        raise StanceframeError("--target-field (target-aware models) works with the local engine only, "
+                               "not yet with --engine spark")
+
     summary = run_spark_tag(
         args.paths, args.model, out=args.out, fmt=args.format, per=args.per, unit=args.unit,
         text_field=args.text_field, id_field=args.id_field, batch_size=args.batch_size, resume=args.resume,
