@@ -174,8 +174,8 @@ def synthetic_corpus(out_dir: Path, root: Path, n_sentences: int) -> Path:
 def corpus_prefix(paths: Sequence[str], n_sentences: int, target: Path) -> tuple[Path, list[str]]:
     """The first whole documents of ``paths`` holding at least ``n_sentences`` sentences,
     as a JSONL file of articles, and their sentences, split as ``tag`` splits them."""
-    from stanceframe.tagging import iter_documents, resolve_inputs, units_of
     from stanceframe.corpus import Skipped
+    from stanceframe.tagging import iter_documents, resolve_inputs, units_of
 
     records, sentences = [], []
     for doc in iter_documents(resolve_inputs(list(paths))):
@@ -233,14 +233,13 @@ def untrained_finetune_bundle(classes: dict[str, list[str]]):
     """A ``minilm-finetune`` bundle whose classification heads are untrained (seeded random):
     the same network, so the same speed as a fine-tuned one, without minutes of training.
     ``--quick`` uses it when no fine-tuned model is cached; its predictions mean nothing."""
+    import numpy as np
     import torch
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+    from transformers import AutoTokenizer
 
     from stanceframe.models.bundle import ModelBundle
     from stanceframe.models.encoder import encoder_version, load_pretrained, resolve_encoder
     from stanceframe.models.finetune import MiniLMFineTuneClassifier
-
-    import numpy as np
 
     estimators = {}
     for task, labels in classes.items():
