@@ -56,6 +56,9 @@ default-model: install
 compare: install
 	$(PY) -m stanceframe compare
 
+bench: install
+	$(PY) -m stanceframe bench --json out/bench/bench.json
+
 test: install check-system
 	$(PY) -m pytest -q
 
