@@ -10,6 +10,7 @@ A target-aware model (manifest ``target_field``) also reads that column of the D
 from __future__ import annotations
 
 import mlflow
+import pandas as pd
 from mlflow.pyfunc import PythonModel
 
 
@@ -19,9 +20,9 @@ class StanceframePyfunc(PythonModel):
 
         self.bundle = ModelBundle.load(context.artifacts["bundle"])
 
-    def predict(self, context, model_input, params=None):
-        import pandas as pd
-
+    # The DataFrame annotation is one MLflow infers no schema from: input is taken as it comes
+    # (DataFrame, dict or list, handled below), without MLflow's advice to add type hints.
+    def predict(self, context, model_input: pd.DataFrame, params=None):
         target = self.bundle.target_field  # a target-aware model reads that column too
         if isinstance(model_input, pd.DataFrame):
             column = "text" if "text" in model_input.columns else model_input.columns[0]

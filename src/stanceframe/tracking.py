@@ -179,6 +179,8 @@ def _quiet_mlflow() -> None:
     logging.getLogger("mlflow").setLevel(logging.WARNING)
     warnings.filterwarnings("ignore", message=".*type hints to the `predict` method.*")
     warnings.filterwarnings("ignore", category=FutureWarning, module="mlflow")
+    # pandas 3 deprecation inside MLflow's own input-example check (mlflow/models/utils.py)
+    warnings.filterwarnings("ignore", message="Operation with range is deprecated", module="mlflow")
 
 
 def _pip_requirements() -> list[str]:
