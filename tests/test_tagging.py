@@ -393,6 +393,7 @@ def test_segmentation_worker_writes_what_the_in_process_path_writes(tmp_path, mo
         out = tmp_path / f"out-{workers}.jsonl"
         summary = run_tag([str(src)], model, out=out, workers=workers, window_items=7)
         assert (summary.documents, summary.skipped) == (60, 1)
+        assert summary.segmentation_worker is bool(workers)
         outputs[workers] = out.read_bytes()
     assert started == [1]  # only workers=1 used the worker
     assert outputs[0] == outputs[1] and len(outputs[0].splitlines()) > 60 * 10
@@ -422,3 +423,25 @@ def test_batches_predicted_side_by_side_give_the_rows_of_one_at_a_time():
     assert side_by_side == in_turn and len(in_turn) == len(texts)
     assert set(in_turn[0]) == {"stance", "framing", "p_stance_none", "p_stance_restraint", "p_stance_support",
                                "p_framing_neutral", "p_framing_western"}
+
+
+def test_other_runnable_threads_sees_busy_processes():
+    """The worker decision counts other work that wants a CPU now (not this process's own
+    recent past, which the load average remembers): two spinning processes are seen."""
+    import subprocess
+    import sys
+
+    from stanceframe.tagging import other_runnable_threads
+
+    spin = "import time\nend = time.time() + 20\nwhile time.time() < end: pass"
+    procs = [subprocess.Popen([sys.executable, "-c", spin]) for _ in range(2)]
+    try:
+        import time
+
+        time.sleep(0.5)
+        assert other_runnable_threads() >= 1
+    finally:
+        for proc in procs:
+            proc.kill()
+            proc.wait()
+    assert other_runnable_threads() >= 0

@@ -280,8 +280,9 @@ def median_rate(runs: Sequence[tuple[float, int]]) -> float:
     return statistics.median(rates) if rates else 0.0
 
 
-def time_tag(model, corpus: Path, scratch: Path, batch_size: int) -> tuple[float, int]:
-    """(seconds, sentences) of one ``run_tag`` from ``corpus`` to a JSONL file."""
+def time_tag(model, corpus: Path, scratch: Path, batch_size: int) -> tuple[float, int, bool]:
+    """(seconds, sentences, whether the segmentation worker ran) of one ``run_tag`` from
+    ``corpus`` to a JSONL file."""
     from stanceframe.tagging import run_tag
 
     out = scratch / "bench-out.jsonl"
@@ -292,14 +293,14 @@ def time_tag(model, corpus: Path, scratch: Path, batch_size: int) -> tuple[float
     summary = run_tag([str(corpus)], model, out=out, batch_size=batch_size)
     seconds = time.perf_counter() - started
     out.unlink(missing_ok=True)
-    return seconds, summary.sentences
+    return seconds, summary.sentences, summary.segmentation_worker
 
 
 def end_to_end(model, corpus: Path, warmup: Path, scratch: Path, settings: BenchSettings) -> dict:
     time_tag(model, warmup, scratch, settings.batch_size)
     runs = [time_tag(model, corpus, scratch, settings.batch_size) for _ in range(settings.repeats)]
-    return {"sentences_per_s": median_rate(runs), "sentences": runs[0][1],
-            "runs_s": [round(s, 3) for s, _ in runs]}
+    return {"sentences_per_s": median_rate([run[:2] for run in runs]), "sentences": runs[0][1],
+            "runs_s": [round(run[0], 3) for run in runs], "segmentation_worker": [run[2] for run in runs]}
 
 
 def pipeline_rate(bundle, sentences: list[str], repeats: int) -> dict:
@@ -644,8 +645,12 @@ def to_markdown(report: dict, command: str | None = None) -> str:
     lines = ["| measurement | family / model | sentences | sentences/s | notes |", "|---|---|---:|---:|---|"]
     for family, r in report["families"].items():
         runs = ", ".join(f"{x:.2f}" for x in r["runs_s"])
+        worker = r.get("segmentation_worker") or []
+        split = ("; splitting in a second process" if all(worker) else "; splitting in-process" if not any(worker)
+                 else f"; splitting in a second process in {sum(worker)} of {len(worker)} runs")
         lines.append(f"| end to end `tag` (JSONL file in → JSONL file out) | {family} | {r['sentences']:,} | "
-                     f"{r['sentences_per_s']:,.0f} | median of {len(r['runs_s'])} after a warm-up (runs: {runs} s) |")
+                     f"{r['sentences_per_s']:,.0f} | median of {len(r['runs_s'])} after a warm-up (runs: {runs} s"
+                     f"{split if worker else ''}) |")
     if report.get("pipeline"):
         p, c = report["pipeline"], report["ceiling"]
         lines.append(f"| peer: `transformers.pipeline(\"text-classification\", batch_size=64)` | {TRANSFORMER_FAMILY} "

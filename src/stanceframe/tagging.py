@@ -274,7 +274,6 @@ class Tagger:
         self.window_sentences = max(1, int(window_sentences))
         self.classes = model_classes(model)
         self.columns = sentence_columns(self.classes)
-        self._proba_keys = [f"p_{task}_{label}" for task, labels in self.classes.items() for label in labels]
         self.inference_threads = batch_parallel_inference(model)
         if self.target_field:
             self.columns.insert(self.columns.index("text") + 1, "target")
@@ -361,10 +360,7 @@ class Tagger:
         }
         if self.target_field:
             row["target"] = target
-        for task in self.classes:
-            row[task] = pred[task]
-        for key in self._proba_keys:
-            row[key] = float(pred[key])
+        row.update(pred)  # labels then probabilities, in sentence_columns order (predict_flat)
         return row
 
 
@@ -423,7 +419,7 @@ WORKER_MESSAGE_SENTENCES = 512  # ...or fewer when their sentences reach this
 def segmentation_worker_wanted(unit: str, workers: int | None = None) -> bool:
     """Whether ``run_tag`` reads and splits documents in a second process while it predicts
     and writes in this one: with ``--unit document`` where ``fork`` exists, on two or more
-    usable cores with one of them idle (1-minute load average at most cores - 1), unless
+    usable cores with one of them idle (:func:`other_runnable_threads` at most cores - 2), unless
     ``workers`` says (0: never, 1: always) or ``STANCEFRAME_SEGMENT_WORKER`` does."""
     import multiprocessing
 
@@ -438,7 +434,27 @@ def segmentation_worker_wanted(unit: str, workers: int | None = None) -> bool:
     # a second process only pays when a core is idle: on a busy machine both processes get
     # a fraction of a core and the extra pickling makes the run slower (measured: 11.4k
     # vs 9.0k sentences/s with tfidf at load average 2.5 on 2 cores); same bytes either way
-    return cores >= 2 and os.getloadavg()[0] <= cores - 1
+    return cores >= 2 and other_runnable_threads() <= cores - 2
+
+
+def other_runnable_threads(samples: int = 5, interval: float = 0.002) -> float:
+    """How many threads of other work want a CPU now: the kernel's count of runnable
+    threads (``/proc/loadavg``'s 4th field, which counts the thread reading it), median of a
+    few samples 2 ms apart, minus this one. Instantaneous on purpose: the 1-minute load
+    average also remembers this process's own recent work (a ``tag`` right after a fit or a
+    previous ``tag`` saw a busy machine that was idle). Where ``/proc`` is missing: the
+    1-minute load average."""
+    counts = []
+    for i in range(samples):
+        try:
+            with open("/proc/loadavg", encoding="ascii") as handle:
+                counts.append(int(handle.read().split()[3].split("/")[0]))
+        except (OSError, ValueError, IndexError):
+            return os.getloadavg()[0]
+        if i + 1 < samples:
+            time.sleep(interval)
+    counts.sort()
+    return max(0, counts[len(counts) // 2] - 1)
 
 
 def prepared_in_worker(tagger: "Tagger", make_items) -> Iterator[tuple]:
@@ -817,6 +833,7 @@ class TagSummary:
     run_sentences: int = 0  # sentences tagged by this run (for the rate)
     output: str | None = None
     already_complete: bool = False
+    segmentation_worker: bool = False  # reading and splitting ran in a second process
 
     def skip(self, item: Skipped) -> None:
         self.skipped += 1
@@ -967,6 +984,7 @@ def run_tag(
     reads_stdin = any(not isinstance(item, Skipped) and str(item[0]) == "-" for item in resolved)
     use_worker = segmentation_worker_wanted(unit, workers) and not reads_stdin  # a child gets no stdin
     worker = prepared_in_worker(tagger, make_items) if use_worker else None
+    summary.segmentation_worker = worker is not None
     windows = tagger.windows(worker, prepared=True) if worker is not None else tagger.windows(make_items())
     bar = Progress(progress, stderr)
     started = time.perf_counter()

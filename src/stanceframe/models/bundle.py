@@ -72,15 +72,18 @@ class ModelBundle:
         return out
 
     def predict_flat(self, texts: Sequence[str]) -> list[dict]:
-        """One flat record per text: ``<task>`` label and ``p_<task>_<label>`` for every
-        label, the column convention shared by ``tag``, MLflow serving and Spark."""
+        """One flat record per text: every task's label (``<task>``), then every task's
+        ``p_<task>_<label>`` probabilities as Python floats: the column convention (and
+        order) shared by ``tag``, MLflow serving and Spark."""
         preds = self.predict(texts)
         rows: list[dict] = [{} for _ in range(len(texts))]
         for task, pred in preds.items():
-            for i, row in enumerate(rows):
-                row[task] = pred.labels[i]
-                for j, label in enumerate(pred.classes):
-                    row[f"p_{task}_{label}"] = float(pred.proba[i, j])
+            for row, label in zip(rows, pred.labels):
+                row[task] = label
+        for task, pred in preds.items():
+            keys = [f"p_{task}_{label}" for label in pred.classes]
+            for row, probs in zip(rows, pred.proba.tolist()):  # tolist: the floats float() gives
+                row.update(zip(keys, probs))
         return rows
 
     def save(self, path: str | Path, **manifest_extra) -> Path:

@@ -79,9 +79,13 @@ def fast_transform(vec: TfidfVectorizer, texts: list[str]):
     grams, lengths = _word_ngrams(texts, int(vec.ngram_range[1]))
     vocab = vec.vocabulary_
     cols = np.fromiter(map(vocab.get, grams, repeat(-1, len(grams))), dtype=np.int64, count=len(grams))
-    rows = np.repeat(np.arange(len(texts), dtype=np.int64), lengths)
     keep = cols >= 0
-    counts = sp.csr_matrix((np.ones(int(keep.sum()), dtype=np.float64), (rows[keep], cols[keep])),
+    # CSR straight from the row-ordered n-grams: row i's known n-grams, in order
+    kept_per_row = np.bincount(np.repeat(np.arange(len(texts), dtype=np.int64), lengths)[keep],
+                               minlength=len(texts))
+    indptr = np.zeros(len(texts) + 1, dtype=np.int64)
+    np.cumsum(kept_per_row, out=indptr[1:])
+    counts = sp.csr_matrix((np.ones(int(indptr[-1]), dtype=np.float64), cols[keep], indptr),
                            shape=(len(texts), len(vocab)), dtype=np.float64)
     counts.sum_duplicates()  # canonical: summed counts, sorted columns (what sklearn builds)
     features = _tfidf_weighting(vec._tfidf, counts)
