@@ -93,6 +93,11 @@ def test_benchmark_tweeteval_end_to_end(project, capsys, tiny_tweeteval):
     # the lexicon with labels from the data has no cues: its target's majority stance
     assert fams["lexicon"]["val_f1"]["against"] > 0 and fams["lexicon"]["val_f1"]["favor"] == 0
     assert fams["ensemble"]["selected"]["members"] == ["tfidf-svm", "minilm-logreg"]
+    # the selected encoder config is timed from scratch (its grid's later fits reused cached embeddings)
+    logreg = fams["minilm-logreg"]
+    later_fits = [g["fit_seconds"] for g in logreg["grid"][1:]]
+    assert logreg["fit_seconds"] > max(later_fits)
+    assert fams["ensemble"]["fit_seconds"] == pytest.approx(fams["tfidf-svm"]["fit_seconds"] + logreg["fit_seconds"])
     assert payload["best_family"] in fams
 
     # the exported best model is a target-aware model folder tag/evaluate accept
