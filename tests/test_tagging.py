@@ -445,3 +445,15 @@ def test_other_runnable_threads_sees_busy_processes():
             proc.kill()
             proc.wait()
     assert other_runnable_threads() >= 0
+
+
+def test_default_batch_size_is_per_model_kind(model):
+    """Torch networks get small padded batches; the linear families larger calls (same rows,
+    see test_batch_size_and_window_do_not_change_predictions); an explicit size wins."""
+    from stanceframe.bench import untrained_finetune_bundle
+    from stanceframe.tagging import DEFAULT_BATCH_SIZE, UNPADDED_BATCH_SIZE
+
+    assert Tagger(model).batch_size == UNPADDED_BATCH_SIZE > DEFAULT_BATCH_SIZE
+    assert Tagger(model, batch_size=4).batch_size == 4
+    transformer = untrained_finetune_bundle({"stance": ["none", "support"]})
+    assert Tagger(transformer).batch_size == DEFAULT_BATCH_SIZE

@@ -373,7 +373,8 @@ def build_parser() -> argparse.ArgumentParser:
                           "strongest sentences per label)")
     tag.add_argument("--resume", action="store_true",
                      help="complete an interrupted run's --out FILE (same inputs and options)")
-    tag.add_argument("--batch-size", type=_positive_int, default=64, help="sentences per model call (default: 64)")
+    tag.add_argument("--batch-size", type=_positive_int,
+                     help="sentences per model call (default: 64 for transformer models, 1024 for the others)")
     tag.add_argument("--quiet", action="store_true", help="no progress bar")
     tag.add_argument("--strict", action="store_true",
                      help="a document with a warning (e.g. decoded with a non-UTF-8 fallback) is skipped, "
@@ -412,7 +413,8 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--model", help="a fine-tuned minilm-finetune model folder for the pipeline and the ceiling "
                                        "(default: fit one on the seed set, cached in out/bench/models/)")
     bench.add_argument("--repeats", type=_positive_int, help="timed runs per measurement (median; default 3)")
-    bench.add_argument("--batch-size", type=_positive_int, help="tag's --batch-size (default 64)")
+    bench.add_argument("--batch-size", type=_positive_int,
+                       help="tag's --batch-size (default: tag's own, 64 for transformer models, 1024 for the others)")
     bench.add_argument("--refit", action="store_true", help="fit the transformer families again instead of the cache")
     bench.add_argument("--no-rss", action="store_true", help="skip the peak-memory runs")
     bench.add_argument("--f1", action="store_true",

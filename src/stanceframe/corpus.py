@@ -70,6 +70,11 @@ class Sentence:
     def to_dict(self) -> dict:
         return asdict(self)
 
+    def __reduce__(self):
+        # positional fields: half the bytes and twice the unpickling speed of a dataclass's
+        # default (state dict per object); tag's segmentation worker sends sentences by pipe
+        return (Sentence, (self.id, self.doc_id, self.paragraph, self.sentence, self.start, self.end, self.text))
+
 
 # --------------------------------------------------------------------------- splitting
 

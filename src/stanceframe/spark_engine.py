@@ -80,7 +80,7 @@ def require_pyspark():
 # --------------------------------------------------------------------------- options
 
 
-def check_spark_options(*, out, fmt: str | None, per: str, unit: str, resume: bool, batch_size: int,
+def check_spark_options(*, out, fmt: str | None, per: str, unit: str, resume: bool, batch_size: int | None,
                         partition_by: str | None) -> None:
     from stanceframe.tagging import UNITS
 
@@ -95,7 +95,7 @@ def check_spark_options(*, out, fmt: str | None, per: str, unit: str, resume: bo
                                "at all, so rerun the command")
     if unit not in UNITS:
         raise StanceframeError(f"--unit must be one of {', '.join(UNITS)}, not {unit!r}")
-    if batch_size < 1:
+    if batch_size is not None and batch_size < 1:
         raise StanceframeError(f"--batch-size must be at least 1, not {batch_size}")
     if partition_by is not None and not partition_by.strip():
         raise StanceframeError("--partition-by needs a column name (e.g. date or source)")
@@ -455,7 +455,7 @@ def run_spark_tag(
     unit: str = "document",
     text_field: str = "text",
     id_field: str = "id",
-    batch_size: int = 64,
+    batch_size: int | None = None,
     strict: bool = False,
     partition_by: str | None = None,
     master: str | None = None,
@@ -473,7 +473,14 @@ def run_spark_tag(
     from functools import partial
 
     from stanceframe.models.bundle import ModelBundle
-    from stanceframe.tagging import SENTENCE_FIELDS, TagSummary, load_model, model_classes, sentence_columns
+    from stanceframe.tagging import (
+        SENTENCE_FIELDS,
+        TagSummary,
+        default_batch_size,
+        load_model,
+        model_classes,
+        sentence_columns,
+    )
 
     check_spark_options(out=out, fmt=fmt, per=per, unit=unit, resume=resume, batch_size=batch_size,
                         partition_by=partition_by)
@@ -487,6 +494,7 @@ def run_spark_tag(
         bundle.save(tempfile.mkdtemp(prefix="stanceframe-model-"))
     classes = model_classes(bundle)
     columns = sentence_columns(classes)
+    batch_size = batch_size or default_batch_size(bundle)  # as the local engine chooses it
     part_column = None if partition_by in (None, *columns) else partition_by
 
     spark, created = spark_session(master, progress=progress)

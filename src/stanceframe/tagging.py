@@ -49,7 +49,8 @@ SENTENCE_FIELDS = ["doc_id", "id", "paragraph", "sentence", "start", "end", "tex
 ARTICLE_FIELDS = ["doc_id", "source", "n_sentences"]
 INT_FIELDS = {"paragraph", "sentence", "start", "end", "n_sentences"}
 
-DEFAULT_BATCH_SIZE = 64
+DEFAULT_BATCH_SIZE = 64  # models with torch networks: length-sorted batches, padded to their longest
+UNPADDED_BATCH_SIZE = 1024  # the others (tfidf, lexicon): no padding, so fewer, larger calls; same rows
 WINDOW_ITEMS = 64  # input items (documents or skips) per window
 WINDOW_SENTENCES = 2048  # ...or fewer when their sentences reach this
 TOP_SENTENCES = 3  # strongest sentence ids per label in --per article rows
@@ -259,7 +260,7 @@ class Window:
 class Tagger:
     """Turns documents into rows with one model, batching sentences by length."""
 
-    def __init__(self, model, *, unit: str = "document", batch_size: int = DEFAULT_BATCH_SIZE,
+    def __init__(self, model, *, unit: str = "document", batch_size: int | None = None,
                  strict: bool = False, window_items: int = WINDOW_ITEMS,
                  window_sentences: int = WINDOW_SENTENCES, target_field: str | None = None):
         self.model = model
@@ -268,7 +269,7 @@ class Tagger:
             raise StanceframeError(f"--target-field {target_field}: the model was trained without targets")
         self.target_field = target_field or getattr(model, "target_field", None)
         self.unit = unit
-        self.batch_size = max(1, int(batch_size))
+        self.batch_size = max(1, int(batch_size or default_batch_size(model)))
         self.strict = strict
         self.window_items = max(1, int(window_items))
         self.window_sentences = max(1, int(window_sentences))
@@ -379,14 +380,26 @@ def batch_parallel_inference(model) -> int:
     env = os.environ.get("STANCEFRAME_INFERENCE_THREADS")
     if env is not None and env.strip().isdigit():
         return max(1, int(env))
-    if "torch" not in sys.modules:
-        return 1
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return cores if has_torch_networks(model) and cores >= 2 else 1
+
+
+def has_torch_networks(model) -> bool:
+    """Whether any of the model's estimators holds a torch network (transformer families)."""
+    if "torch" not in sys.modules:  # nothing loaded a network
+        return False
     import torch
 
-    networks = any(isinstance(value, torch.nn.Module)
-                   for est in getattr(model, "estimators", {}).values() for value in vars(est).values())
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    return cores if networks and cores >= 2 else 1
+    return any(isinstance(value, torch.nn.Module)
+               for est in getattr(model, "estimators", {}).values() for value in vars(est).values())
+
+
+def default_batch_size(model) -> int:
+    """Sentences per model call when none is asked for: 64 for torch networks (each batch is
+    padded to its longest sentence, so small length-sorted batches waste little), 1024 for
+    the others, whose rows do not depend on the batch and whose per-call overhead is
+    fixed (measured on 2 cores: tfidf-logreg end to end ~9.5k -> ~12.5k sentences/s)."""
+    return DEFAULT_BATCH_SIZE if has_torch_networks(model) else UNPADDED_BATCH_SIZE
 
 
 class torch_threads:
@@ -471,6 +484,7 @@ def prepared_in_worker(tagger: "Tagger", make_items) -> Iterator[tuple]:
     sentence_tokenizer()  # built once, inherited by the child
     ctx = multiprocessing.get_context("fork")
     receiver, sender = ctx.Pipe(duplex=False)
+    _widen_pipe(sender)
     proc = ctx.Process(target=_segmentation_worker, args=(tagger, make_items, receiver, sender), daemon=True,
                        name="stanceframe-segmentation")
     proc.start()
@@ -494,6 +508,22 @@ def prepared_in_worker(tagger: "Tagger", make_items) -> Iterator[tuple]:
         if proc.is_alive():
             proc.terminate()
         proc.join(5)
+
+
+WORKER_PIPE_BYTES = 1 << 20  # Linux's default pipe-max-size
+
+
+def _widen_pipe(connection, size: int = WORKER_PIPE_BYTES) -> None:
+    """Let the worker run about a megabyte (a few windows) ahead instead of the default
+    64 KiB, less than one message: with the default the worker blocked on a full pipe
+    while this process predicted, then this process waited while the worker split the
+    next message, so the two mostly took turns. Linux only; elsewhere the default stays."""
+    try:
+        import fcntl
+
+        fcntl.fcntl(connection.fileno(), fcntl.F_SETPIPE_SZ, size)
+    except (ImportError, AttributeError, OSError):
+        pass
 
 
 def _segmentation_worker(tagger: "Tagger", make_items, receiver, sender) -> None:
@@ -579,7 +609,7 @@ class ArticleTags:
 
 
 def tag_article(doc: Document, model, *, spec=None, explain: bool = True, top_k: int = 8,
-                batch_size: int = DEFAULT_BATCH_SIZE, progress: bool = False) -> ArticleTags:
+                batch_size: int | None = None, progress: bool = False) -> ArticleTags:
     """``doc``'s rows exactly as ``tag`` writes them, plus, with ``explain``, each task's
     ``estimator.explain`` terms per sentence (leave-one-out for transformer families: a
     progress bar on stderr with ``progress``)."""
@@ -907,14 +937,14 @@ class Progress:
             self.bar.close()
 
 
-def check_options(*, fmt: str, per: str, unit: str, out, resume: bool, batch_size: int) -> None:
+def check_options(*, fmt: str, per: str, unit: str, out, resume: bool, batch_size: int | None) -> None:
     if fmt not in FORMATS:
         raise StanceframeError(f"--format must be one of {', '.join(FORMATS)}, not {fmt!r}")
     if per not in PER:
         raise StanceframeError(f"--per must be one of {', '.join(PER)}, not {per!r}")
     if unit not in UNITS:
         raise StanceframeError(f"--unit must be one of {', '.join(UNITS)}, not {unit!r}")
-    if batch_size < 1:
+    if batch_size is not None and batch_size < 1:
         raise StanceframeError(f"--batch-size must be at least 1, not {batch_size}")
     if fmt == "parquet" and out is None:
         raise StanceframeError("--format parquet needs --out FILE (Parquet cannot stream to stdout)")
@@ -935,7 +965,7 @@ def run_tag(
     unit: str = "document",
     text_field: str = "text",
     id_field: str = "id",
-    batch_size: int = DEFAULT_BATCH_SIZE,
+    batch_size: int | None = None,
     resume: bool = False,
     strict: bool = False,
     progress: bool = False,
