@@ -457,3 +457,20 @@ def test_default_batch_size_is_per_model_kind(model):
     assert Tagger(model, batch_size=4).batch_size == 4
     transformer = untrained_finetune_bundle({"stance": ["none", "support"]})
     assert Tagger(transformer).batch_size == DEFAULT_BATCH_SIZE
+
+
+def test_transformer_batches_are_sorted_by_tokens_not_characters():
+    """Batches are padded to their longest input in tokens, so tag sorts a transformer
+    model's inputs by token count (truncated at max_length); other families by characters."""
+    from stanceframe.bench import untrained_finetune_bundle
+
+    model = untrained_finetune_bundle({"stance": ["none", "support"]})
+    est = model.estimators["stance"]
+    texts = ["a b c d e f g h", "Internationalisation", "word " * 200]
+    lengths = model.sort_lengths(texts)
+    assert lengths == [len(est.tokenizer_(t, truncation=True, max_length=est.max_length)["input_ids"]) for t in texts]
+    assert lengths[0] > lengths[1] and len(texts[0]) < len(texts[1])  # the orders disagree here
+    assert lengths[2] == est.max_length
+    from stanceframe.models import make_estimator
+
+    assert make_estimator("tfidf-logreg").sort_lengths(texts) == [len(t) for t in texts]

@@ -304,7 +304,8 @@ def worker_bundle(name: str):
 
 def score_texts(bundle, texts: list[str], batch_size: int, columns: list[str]) -> pd.DataFrame:
     """``predict_flat`` in batches of similar length (as the local Tagger), in ``texts`` order."""
-    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+    lengths = bundle.sort_lengths(texts)  # as the local Tagger: tokens for transformer models
+    order = sorted(range(len(texts)), key=lengths.__getitem__)
     out: list[dict] = [{}] * len(texts)
     for b in range(0, len(order), batch_size):
         idx = order[b:b + batch_size]

@@ -327,7 +327,8 @@ class Tagger:
         """``model.predict_flat`` in batches of similar length; results in ``texts`` order.
         With ``inference_threads`` > 1, that many batches run at once (see
         :func:`batch_parallel_inference`)."""
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i] if isinstance(texts[i], str) else texts[i][1]))
+        lengths = self.model.sort_lengths(texts)  # tokens for transformer models, else characters
+        order = sorted(range(len(texts)), key=lengths.__getitem__)
         out: list[dict] = [{}] * len(texts)
         batches = [order[b : b + self.batch_size] for b in range(0, len(order), self.batch_size)]
 

@@ -48,6 +48,13 @@ class TextClassifier(ClassifierMixin, BaseEstimator, ABC):
         proba = self.predict_proba(X)
         return np.asarray(self.classes_)[proba.argmax(axis=1)]
 
+    def sort_lengths(self, X: Sequence[str]) -> list[int]:
+        """A length per input that ``tag`` sorts by before batching, so that a batch holds
+        inputs of similar cost: characters of the text here; families that pad batches of
+        tokens give token counts."""
+        texts, _ = split_inputs(X)
+        return [len(t) for t in texts]
+
     def explain(self, text: str, top_k: int = 8) -> list[tuple[str, float]]:
         """Words that drove the predicted label of ``text``: (term, weight), strongest
         first. Linear/lexicon models use their term weights; transformers leave-one-out."""

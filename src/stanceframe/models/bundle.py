@@ -71,6 +71,11 @@ class ModelBundle:
             out[task] = TaskPrediction(labels, proba, classes)
         return out
 
+    def sort_lengths(self, texts: Sequence) -> list[int]:
+        """What ``tag`` sorts inputs by before batching (the first task's estimator says:
+        the tasks share one family and so one tokenizer)."""
+        return next(iter(self.estimators.values())).sort_lengths(texts)
+
     def predict_flat(self, texts: Sequence[str]) -> list[dict]:
         """One flat record per text: every task's label (``<task>``), then every task's
         ``p_<task>_<label>`` probabilities as Python floats: the column convention (and

@@ -267,6 +267,18 @@ class MiniLMFineTuneClassifier(TextClassifier):
                 out[idx] = torch.softmax(logits, dim=-1).cpu().numpy()
         return out
 
+    def sort_lengths(self, X: Sequence[str]) -> list[int]:
+        """Tokens per input (truncated at ``max_length``): each batch is padded to its longest
+        input in tokens, and sorting by characters instead padded 16 % more tokens on the
+        bench corpus (37,376 vs 32,256 for 1,006 sentences)."""
+        if self.per_target_:
+            return super().sort_lengths(X)
+        firsts, texts = self._pair_inputs(X)
+        with self.__dict__.setdefault("_tokenizer_lock", threading.Lock()):
+            encoded = (self.tokenizer_(texts, truncation=True, max_length=int(self.max_length)) if firsts is None
+                       else self.tokenizer_(firsts, texts, truncation=True, max_length=int(self.max_length)))
+        return [len(ids) for ids in encoded["input_ids"]]
+
     def forward_logits(self, batch: dict):
         """The network's logits for one tokenized, padded batch: the forward pass
         ``predict_proba`` runs (``stanceframe bench`` times it alone as the ceiling)."""
