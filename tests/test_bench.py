@@ -34,3 +34,26 @@ def test_bench_quick_writes_the_documented_json(project):
     table = done.stdout.decode()
     assert "| measurement |" in table and "ratio_vs_pipeline" in table and "peak RSS" in table
     assert (project / "out" / "bench" / "models" / "tfidf-logreg" / "manifest.json").is_file()
+
+
+def test_tag_path_proba_is_what_tag_writes(tmp_path):
+    """--f1 scores `tag`'s own inference path: the probabilities tag_path_proba gives are the
+    ones a real `tag` run writes for the same sentences (record unit: one sentence each)."""
+    import numpy as np
+
+    from stanceframe.bench import tag_path_proba, untrained_finetune_bundle
+    from stanceframe.models.bundle import ModelBundle
+    from stanceframe.tagging import run_tag
+
+    texts = ["Seoul will send artillery shells to Kyiv.", "Only humanitarian aid, the minister said.",
+             "The special military operation goes on, Moscow said on Monday after the talks.", "Talks."]
+    est = untrained_finetune_bundle({"stance": ["none", "restraint", "support"]}).estimators["stance"]
+    proba = tag_path_proba(est, "stance", texts)
+    assert proba.shape == (4, 3) and np.allclose(proba.sum(axis=1), 1.0)
+    src = tmp_path / "in.jsonl"
+    src.write_text("".join(json.dumps({"id": f"r{i}", "text": t}) + "\n" for i, t in enumerate(texts)))
+    out = tmp_path / "out.jsonl"
+    run_tag([str(src)], ModelBundle("minilm-finetune", {"stance": est}), out=out, unit="record")
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    written = np.asarray([[r[f"p_stance_{c}"] for c in est.classes_] for r in rows])
+    assert np.array_equal(written, proba)

@@ -441,12 +441,30 @@ def pipeline_proba(est, texts: list[str]):
 F1_FIT_PARAMS = {"epochs": 2}  # what is compared is two inference paths of the same fitted networks
 
 
+def tag_path_proba(est, task: str, texts: list[str]):
+    """``est``'s probabilities (columns in ``est.classes_`` order) computed exactly as ``tag``
+    computes them: ``Tagger.predict`` (inputs sorted by tokens, batches of tag's default size,
+    batches side by side on one torch thread each)."""
+    import numpy as np
+
+    from stanceframe.models.bundle import ModelBundle
+    from stanceframe.tagging import Tagger, torch_threads
+
+    tagger = Tagger(ModelBundle(TRANSFORMER_FAMILY, {task: est}))
+    try:
+        with torch_threads(1 if tagger.inference_threads > 1 else None):
+            rows = tagger.predict(list(texts))
+    finally:
+        tagger.close()
+    return np.asarray([[row[f"p_{task}_{c}"] for c in est.classes_] for row in rows], dtype=float)
+
+
 def inference_path_f1(root: Path, n_splits: int = 5, params: dict | None = None,
                       log: Callable[[str], None] = lambda m: None) -> dict:
     """Macro-F1 of ``minilm-finetune`` on the seed grouped cross-validation (the folds of
     ``compare``: seed 13, grouped by paragraph, contrast sentences in training only) with
     each fold's model fitted once and its test sentences scored two ways: by the path ``tag``
-    runs (``predict_proba``) and by the unoptimised transformers pipeline."""
+    runs (:func:`tag_path_proba`) and by the unoptimised transformers pipeline."""
     import numpy as np
 
     from stanceframe import experiments as ex
@@ -466,7 +484,7 @@ def inference_path_f1(root: Path, n_splits: int = 5, params: dict | None = None,
             train, test = gold.subset(train_idx) + extra, gold.subset(test_idx)
             est = ex.build_estimator(TRANSFORMER_FAMILY, task, params, SEED)
             est.fit(train.texts, train.labels(task))
-            probas = {"tag": est.predict_proba(test.texts), "pipeline": pipeline_proba(est, test.texts)}
+            probas = {"tag": tag_path_proba(est, task, test.texts), "pipeline": pipeline_proba(est, test.texts)}
             for path, proba in probas.items():
                 full = np.zeros((len(test), len(labels)))
                 for j, c in enumerate(est.classes_):
