@@ -330,11 +330,11 @@ class CrashingModel:
     def __getattr__(self, name):
         return getattr(self.model, name)
 
-    def predict_flat(self, texts, prepared=None):
+    def predict_flat(self, texts):
         self.calls -= 1
         if self.calls < 0:
             raise Crash()
-        return self.model.predict_flat(texts, prepared)
+        return self.model.predict_flat(texts)
 
 
 @pytest.mark.parametrize("fmt", ["jsonl", "csv", "parquet"])
@@ -474,34 +474,3 @@ def test_transformer_batches_are_sorted_by_tokens_not_characters():
     from stanceframe.models import make_estimator
 
     assert make_estimator("tfidf-logreg").sort_lengths(texts) == [len(t) for t in texts]
-
-
-def test_counts_prepared_ahead_give_the_rows_of_the_plain_path(model):
-    """A tfidf bundle's n-gram counts computed per document ahead (what the segmentation
-    worker does), stacked per window and sliced per batch, score exactly as the texts do."""
-    from stanceframe.models.bundle import ModelBundle
-
-    docs = [[r["text"] for r in corpus_records(3, paragraphs=1, per_paragraph=4)], ["One more.", "", "Kiev regime."]]
-    parts = [model.prepare(texts) for texts in docs]
-    assert all(p is not None and len(p) == len(model.tasks) for p in parts)
-    if model.estimators["stance"].counts_key() == model.estimators["framing"].counts_key():
-        assert parts[0][0] is parts[0][1]  # equal vectorizers: one matrix for both tasks
-    stacked = ModelBundle.stack_prepared(parts)
-    texts = docs[0] + docs[1]
-    rows = [len(texts) - 1, 0, 3]
-    assert model.predict_flat([texts[i] for i in rows], ModelBundle.take_prepared(stacked, rows)) == \
-        model.predict_flat([texts[i] for i in rows])
-    assert model.predict_flat(texts, stacked) == model.predict_flat(texts)
-
-
-def test_prepare_is_none_where_there_is_nothing_to_do_ahead():
-    from stanceframe.bench import untrained_finetune_bundle
-    from stanceframe.models import make_estimator
-    from stanceframe.models.bundle import ModelBundle
-
-    texts = ["Seoul will send shells.", "Only humanitarian aid."]
-    labels = ["support", "restraint"]
-    char = ModelBundle("tfidf-logreg", {"stance": make_estimator("tfidf-logreg", char_ngrams=True).fit(texts, labels)})
-    lexicon = ModelBundle("lexicon", {"stance": make_estimator("lexicon").fit(texts, labels)})
-    for bundle in (char, lexicon, untrained_finetune_bundle({"stance": ["none", "support"]})):
-        assert bundle.prepare(texts) is None

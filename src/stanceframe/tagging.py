@@ -276,17 +276,13 @@ class Tagger:
         self.classes = model_classes(model)
         self.columns = sentence_columns(self.classes)
         self.inference_threads = batch_parallel_inference(model)
-        # what the model lets be computed per item ahead of prediction (no targets: plain texts);
-        # used when run_tag splits in a second process (prepare_ahead), which then does it too
-        self._prepare_texts = None if self.target_field else getattr(model, "prepare", None)
-        self.prepare_ahead = False
         if self.target_field:
             self.columns.insert(self.columns.index("text") + 1, "target")
 
     def windows(self, items: Iterable, *, prepared: bool = False) -> Iterator[Window]:
         """Windows of tagged items; ``prepared``: ``items`` already are ``_prepare``'s
-        (item, units, features) entries (made ahead by :func:`prepared_in_worker`)."""
-        pending: list[tuple[Document | Skipped, list[Sentence], list | None]] = []
+        (item, units) entries (made ahead by :func:`prepared_in_worker`)."""
+        pending: list[tuple[Document | Skipped, list[Sentence]]] = []
         n_sentences = 0
         for entry in (items if prepared else map(self._prepare, items)):
             pending.append(entry)
@@ -298,33 +294,26 @@ class Tagger:
             yield self._tag_window(pending)
 
     def _prepare(self, item):
-        """(item or the reason it is skipped, its units, the model's ``prepare`` of their texts
-        or None): everything about one input item that does not need the others, so that it
-        can run in the segmentation worker."""
         if isinstance(item, Skipped):
-            return item, [], None
+            return item, []
         if self.strict and item.warnings:
             reason = _without_source(item.warnings[0], item.source) + " (--strict)"
-            return Skipped(item.source, item.line, reason), [], None
+            return Skipped(item.source, item.line, reason), []
         if self.target_field and (item.meta or {}).get(self.target_field) in (None, ""):
-            return Skipped(item.source, item.line, f"no {self.target_field!r} field (the model is target-aware)"), [], None
+            return Skipped(item.source, item.line, f"no {self.target_field!r} field (the model is target-aware)"), []
         units = units_of(item, self.unit)
         if not units:
-            return Skipped(item.source, item.line, "no sentences (only boilerplate or punctuation)"), [], None
-        ahead = self.prepare_ahead and self._prepare_texts is not None
-        features = self._prepare_texts([u.text for u in units]) if ahead else None
-        return item, units, features
+            return Skipped(item.source, item.line, "no sentences (only boilerplate or punctuation)"), []
+        return item, units
 
     def _tag_window(self, pending) -> Window:
         if self.target_field:
-            texts = [(str(item.meta[self.target_field]), u.text) for item, units, _ in pending for u in units]
+            texts = [(str(item.meta[self.target_field]), u.text) for item, units in pending for u in units]
         else:
-            texts = [u.text for _, units, _ in pending for u in units]
-        parts = [features for _, units, features in pending if units]
-        prepared = self.model.stack_prepared(parts) if parts and all(f is not None for f in parts) else None
-        flat = self.predict(texts, prepared)
+            texts = [u.text for _, units in pending for u in units]
+        flat = self.predict(texts)
         results, k = [], 0
-        for item, units, _ in pending:
+        for item, units in pending:
             if isinstance(item, Skipped):
                 results.append(item)
                 continue
@@ -334,20 +323,17 @@ class Tagger:
             results.append(TaggedDocument(item, rows))
         return Window(len(pending), results)
 
-    def predict(self, texts: Sequence[str], prepared: list | None = None) -> list[dict]:
+    def predict(self, texts: Sequence[str]) -> list[dict]:
         """``model.predict_flat`` in batches of similar length; results in ``texts`` order.
         With ``inference_threads`` > 1, that many batches run at once (see
-        :func:`batch_parallel_inference`). ``prepared``: the model's ``prepare(texts)``,
-        computed ahead (the same rows, less work here)."""
+        :func:`batch_parallel_inference`)."""
         lengths = self.model.sort_lengths(texts)  # tokens for transformer models, else characters
         order = sorted(range(len(texts)), key=lengths.__getitem__)
         out: list[dict] = [{}] * len(texts)
         batches = [order[b : b + self.batch_size] for b in range(0, len(order), self.batch_size)]
 
         def run(idx):
-            if prepared is None:
-                return idx, self.model.predict_flat([texts[i] for i in idx])
-            return idx, self.model.predict_flat([texts[i] for i in idx], self.model.take_prepared(prepared, idx))
+            return idx, self.model.predict_flat([texts[i] for i in idx])
 
         for idx, preds in self._map(run, batches):
             for i, pred in zip(idx, preds):
@@ -1028,7 +1014,6 @@ def run_tag(
 
     reads_stdin = any(not isinstance(item, Skipped) and str(item[0]) == "-" for item in resolved)
     use_worker = segmentation_worker_wanted(unit, workers) and not reads_stdin  # a child gets no stdin
-    tagger.prepare_ahead = use_worker  # the worker also computes what the model can take ahead
     worker = prepared_in_worker(tagger, make_items) if use_worker else None
     summary.segmentation_worker = worker is not None
     windows = tagger.windows(worker, prepared=True) if worker is not None else tagger.windows(make_items())

@@ -76,48 +76,11 @@ class ModelBundle:
         the tasks share one family and so one tokenizer)."""
         return next(iter(self.estimators.values())).sort_lengths(texts)
 
-    # ---- features computed ahead of prediction (tag computes them in its segmentation worker)
-    def prepare(self, texts: Sequence) -> list | None:
-        """Per task, the part of prediction that depends on each text alone and is worth
-        doing ahead, in another process (a tfidf family's raw n-gram counts; tasks with equal
-        vectorizers share one matrix object); None when the family has none."""
-        keys = [getattr(est, "counts_key", lambda: None)() for est in self.estimators.values()]
-        if not keys or any(k is None for k in keys) or any(not isinstance(t, str) for t in texts):
-            return None
-        by_key: dict = {}
-        for key, est in zip(keys, self.estimators.values()):
-            if key not in by_key:
-                by_key[key] = est.counts_of(texts)
-        return [by_key[key] for key in keys]
-
-    @staticmethod
-    def stack_prepared(parts: Sequence[list]) -> list:
-        """``prepare`` of several text lists, as one (rows in order)."""
-        import scipy.sparse as sp
-
-        out, done = [], {}
-        for column in zip(*parts):
-            ident = tuple(map(id, column))
-            if ident not in done:
-                done[ident] = sp.vstack(column, format="csr")
-            out.append(done[ident])
-        return out
-
-    @staticmethod
-    def take_prepared(prepared: list, rows: Sequence[int]) -> list:
-        """The rows ``rows`` of ``prepare``'s result."""
-        by_matrix: dict = {}
-        for m in prepared:
-            if id(m) not in by_matrix:
-                by_matrix[id(m)] = m[list(rows)]
-        return [by_matrix[id(m)] for m in prepared]
-
-    def predict_flat(self, texts: Sequence[str], prepared: list | None = None) -> list[dict]:
+    def predict_flat(self, texts: Sequence[str]) -> list[dict]:
         """One flat record per text: every task's label (``<task>``), then every task's
         ``p_<task>_<label>`` probabilities as Python floats: the column convention (and
-        order) shared by ``tag``, MLflow serving and Spark. ``prepared``: ``prepare(texts)``
-        computed ahead (same result)."""
-        preds = self.predict(texts) if prepared is None else self._predict_prepared(prepared)
+        order) shared by ``tag``, MLflow serving and Spark."""
+        preds = self.predict(texts)
         rows: list[dict] = [{} for _ in range(len(texts))]
         for task, pred in preds.items():
             for row, label in zip(rows, pred.labels):
@@ -127,15 +90,6 @@ class ModelBundle:
             for row, probs in zip(rows, pred.proba.tolist()):  # tolist: the floats float() gives
                 row.update(zip(keys, probs))
         return rows
-
-    def _predict_prepared(self, prepared: list) -> dict[str, TaskPrediction]:
-        out = {}
-        for (task, est), rows in zip(self.estimators.items(), prepared):
-            proba = np.asarray(est.predict_proba_from_counts(rows), dtype=float)
-            classes = self.classes(task)
-            labels = [classes[i] for i in proba.argmax(axis=1)] if len(proba) else []
-            out[task] = TaskPrediction(labels, proba, classes)
-        return out
 
     def save(self, path: str | Path, **manifest_extra) -> Path:
         path = Path(path)

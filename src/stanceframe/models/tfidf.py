@@ -76,15 +76,6 @@ def fast_transform(vec: TfidfVectorizer, texts: list[str]):
     last = getattr(_LAST_FEATURES, "value", None)
     if last is not None and last[0] == key and last[1] == texts:
         return last[2].copy()  # the other task's vectorizer is the same (fitted on the same texts)
-    features = _tfidf_weighting(vec._tfidf, word_counts(vec, texts))
-    _LAST_FEATURES.value = (key, list(texts), features.copy())
-    return features
-
-
-def word_counts(vec: TfidfVectorizer, texts: list[str]):
-    """The raw n-gram count matrix ``vec`` weights (canonical CSR: summed counts, sorted
-    columns, what sklearn's CountVectorizer builds), for the plain word analyzer. Each row
-    depends on its own text only, so the rows of several calls can be stacked."""
     grams, lengths = _word_ngrams(texts, int(vec.ngram_range[1]))
     vocab = vec.vocabulary_
     cols = np.fromiter(map(vocab.get, grams, repeat(-1, len(grams))), dtype=np.int64, count=len(grams))
@@ -96,8 +87,10 @@ def word_counts(vec: TfidfVectorizer, texts: list[str]):
     np.cumsum(kept_per_row, out=indptr[1:])
     counts = sp.csr_matrix((np.ones(int(indptr[-1]), dtype=np.float64), cols[keep], indptr),
                            shape=(len(texts), len(vocab)), dtype=np.float64)
-    counts.sum_duplicates()
-    return counts
+    counts.sum_duplicates()  # canonical: summed counts, sorted columns (what sklearn builds)
+    features = _tfidf_weighting(vec._tfidf, counts)
+    _LAST_FEATURES.value = (key, list(texts), features.copy())
+    return features
 
 
 def _vectorizer_key(vec: TfidfVectorizer) -> tuple:
@@ -204,24 +197,6 @@ class _TfidfLinear(TextClassifier):
         if self.targets_:
             features = target_crossed(features, targets, self.targets_)
         return features
-
-    # ---- counts computed ahead (tag's segmentation worker), weighted and scored later
-    def counts_key(self) -> tuple | None:
-        """What this model's raw counts depend on (equal keys: one count matrix serves both
-        tasks), or None when it cannot score precomputed counts (char n-grams, targets)."""
-        if self.per_target_ or self.targets_ or list(self.vectorizers_) != ["word"]:
-            return None
-        vec = self.vectorizers_["word"]
-        return _vectorizer_key(vec) if _plain_word_analyzer(vec) else None
-
-    def counts_of(self, texts: Sequence[str]):
-        """The raw word n-gram counts of ``texts`` (needs ``counts_key()``)."""
-        return word_counts(self.vectorizers_["word"], list(texts))
-
-    def predict_proba_from_counts(self, counts) -> np.ndarray:
-        """``predict_proba`` of the texts whose ``counts_of`` these rows are: bit for bit."""
-        features = _tfidf_weighting(self.vectorizers_["word"]._tfidf, counts.copy())
-        return self._proba(decision_scores(features, self.coef_, self.intercept_))
 
     def fit(self, X: Sequence[str], y: Sequence[str]):
         check_target_mode(self.target_mode, ("cross", "per-target", "none"))
