@@ -281,7 +281,7 @@ def median_rate(runs: Sequence[tuple[float, int]]) -> float:
     return statistics.median(rates) if rates else 0.0
 
 
-def time_tag(model, corpus: Path, scratch: Path, batch_size: int) -> tuple[float, int, bool]:
+def time_tag(model, corpus: Path, scratch: Path, batch_size: int | None) -> tuple[float, int, bool]:
     """(seconds, sentences, whether the segmentation worker ran) of one ``run_tag`` from
     ``corpus`` to a JSONL file."""
     from stanceframe.tagging import run_tag

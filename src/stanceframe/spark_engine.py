@@ -304,11 +304,10 @@ def worker_bundle(name: str):
 
 def score_texts(bundle, texts: list[str], batch_size: int, columns: list[str]) -> pd.DataFrame:
     """``predict_flat`` in batches of similar length (as the local Tagger), in ``texts`` order."""
-    lengths = bundle.sort_lengths(texts)  # as the local Tagger: tokens for transformer models
-    order = sorted(range(len(texts)), key=lengths.__getitem__)
+    from stanceframe.tagging import batches_by_length
+
     out: list[dict] = [{}] * len(texts)
-    for b in range(0, len(order), batch_size):
-        idx = order[b:b + batch_size]
+    for idx in batches_by_length(bundle, texts, batch_size):
         for i, pred in zip(idx, bundle.predict_flat([texts[i] for i in idx])):
             out[i] = pred
     return pd.DataFrame({c: [row[c] for row in out] for c in columns}, columns=columns)

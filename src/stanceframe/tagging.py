@@ -327,10 +327,8 @@ class Tagger:
         """``model.predict_flat`` in batches of similar length; results in ``texts`` order.
         With ``inference_threads`` > 1, that many batches run at once (see
         :func:`batch_parallel_inference`)."""
-        lengths = self.model.sort_lengths(texts)  # tokens for transformer models, else characters
-        order = sorted(range(len(texts)), key=lengths.__getitem__)
         out: list[dict] = [{}] * len(texts)
-        batches = [order[b : b + self.batch_size] for b in range(0, len(order), self.batch_size)]
+        batches = batches_by_length(self.model, texts, self.batch_size)
 
         def run(idx):
             return idx, self.model.predict_flat([texts[i] for i in idx])
@@ -364,6 +362,15 @@ class Tagger:
             row["target"] = target
         row.update(pred)  # labels then probabilities, in sentence_columns order (predict_flat)
         return row
+
+
+def batches_by_length(model, texts: Sequence, batch_size: int) -> list[list[int]]:
+    """Indices of ``texts`` in batches of ``batch_size``, sorted by ``model.sort_lengths``
+    (tokens for transformer models, characters otherwise) so that a batch holds inputs of
+    similar length: what the local engine and the Spark engine both feed the model."""
+    lengths = model.sort_lengths(texts)
+    order = sorted(range(len(texts)), key=lengths.__getitem__)
+    return [order[b : b + batch_size] for b in range(0, len(order), batch_size)]
 
 
 # --------------------------------------------------------------------------- inference threads
