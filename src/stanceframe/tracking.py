@@ -172,12 +172,12 @@ class Tracker:
 
 
 def _quiet_mlflow() -> None:
-    """MLflow's INFO lines and type-hint advice are noise in a CLI; keep its warnings."""
+    """MLflow's INFO lines are noise in a CLI; keep its warnings (the pyfunc's type-hint advice
+    no longer arises: mlflow_pyfunc annotates its input)."""
     import logging
     import warnings
 
     logging.getLogger("mlflow").setLevel(logging.WARNING)
-    warnings.filterwarnings("ignore", message=".*type hints to the `predict` method.*")
     warnings.filterwarnings("ignore", category=FutureWarning, module="mlflow")
     # pandas 3 deprecation inside MLflow's own input-example check (mlflow/models/utils.py)
     warnings.filterwarnings("ignore", message="Operation with range is deprecated", module="mlflow")
