@@ -86,6 +86,8 @@ ERRORS = {
     "unknown-framing": ([rec("a", framing="Western")], 1, "unknown framing label 'Western'"),
     "empty-text": ([rec("a"), rec("b", text="")], 2, "empty text"),
     "blank-text": ([rec("a", text="   \n ")], 1, "empty text"),
+    "unpaired-surrogate": ([rec("a"), '{"id": "b", "text": "Kyiv \\ud800", "stance": "none", "framing": "neutral"}'],
+                           2, "unpaired surrogate escape \\ud800"),
     "duplicate-id": ([rec("a"), "", rec("b"), rec("a", text="Another.")], 4, "duplicate id 'a' (first on line 1)"),
 }
 

@@ -231,6 +231,23 @@ def test_strict_skips_documents_with_warnings(tmp_path, model):
     assert f"skipped {tmp_path / 'latin1.txt'}: not valid UTF-8" in err and "(--strict)" in err
 
 
+def test_unpaired_surrogate_escape_is_replaced_with_a_warning_naming_the_line(tmp_path, model):
+    # "\\ud800" without its low half parses to a lone surrogate, which no UTF-8 writer accepts
+    (tmp_path / "s.jsonl").write_text('{"id": "ok", "text": "Seoul refused."}\n'
+                                      '{"id": "x\\udc00", "text": "Kyiv \\ud800 asked. Seoul refused."}\n',
+                                      encoding="utf-8")
+    summary, rows, err = tag([tmp_path / "s.jsonl"], model)
+    assert f"warning: {tmp_path / 's.jsonl'}:2: unpaired surrogate escape \\udc00" in err
+    assert (summary.documents, summary.warnings, summary.exit_code) == (2, 1, 0)
+    bad = [r for r in rows if r["doc_id"] == "x\ufffd"]
+    assert [r["text"] for r in bad] == ["Kyiv \ufffd asked.", "Seoul refused."]
+    assert bad[1]["start"] == len("Kyiv \ufffd asked. ")  # one character for one: offsets hold
+    strict, rows, err = tag([tmp_path / "s.jsonl"], model, strict=True)
+    assert strict.exit_code == 1 and {r["doc_id"] for r in rows} == {"ok"}
+    assert f"skipped {tmp_path / 's.jsonl'}:2: unpaired surrogate escape \\udc00 (not Unicode text) " \
+           f"replaced with U+FFFD (--strict)" in err
+
+
 def test_boilerplate_only_document_is_skipped(tmp_path, model):
     (tmp_path / "footer.txt").write_text("Subscribe to our newsletter\n---\n|", encoding="utf-8")
     (tmp_path / "ok.txt").write_text(ARTICLE, encoding="utf-8")

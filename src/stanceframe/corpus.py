@@ -543,6 +543,39 @@ def iter_records(
             handle.close()
 
 
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")  # what json.loads leaves of an unpaired \\udXXX escape
+
+
+def lone_surrogate(value) -> str | None:
+    """The first unpaired UTF-16 surrogate in the strings of a parsed JSON value (``"\\ud800"``
+    without its pair decodes to one), as ``\\udXXX``; ``None`` when there is none. Such a
+    string is not Unicode text: it cannot be written as UTF-8 (JSONL, CSV, Parquet)."""
+    if isinstance(value, str):
+        found = _LONE_SURROGATE.search(value)
+        return f"\\u{ord(found.group()):04x}" if found else None
+    if isinstance(value, dict):
+        value = value.values()
+    elif not isinstance(value, list):
+        return None
+    for item in value:
+        found = lone_surrogate(item)
+        if found:
+            return found
+    return None
+
+
+def replace_lone_surrogates(value):
+    """``value`` with every unpaired surrogate in its strings replaced by U+FFFD (one
+    character for one, so offsets into a text stay valid)."""
+    if isinstance(value, str):
+        return _LONE_SURROGATE.sub("\ufffd", value)
+    if isinstance(value, dict):
+        return {key: replace_lone_surrogates(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [replace_lone_surrogates(item) for item in value]
+    return value
+
+
 def _record_documents(
     path: Path, text_field: str, id_field: str, stream: Iterable[str] | None = None
 ) -> Iterator[Document | Skipped]:
@@ -550,19 +583,30 @@ def _record_documents(
     for lineno, record, error in iter_records(path, stream):
         if error:
             yield Skipped(str(path), lineno, error)
-            continue
-        text = record.get(text_field)
-        if not isinstance(text, str):
-            reason = f"no {text_field!r} field" if text is None else f"{text_field!r} is not a string"
-            yield Skipped(str(path), lineno, reason)
-            continue
-        if not text.strip():
-            yield Skipped(str(path), lineno, f"empty {text_field!r}")
-            continue
-        raw_id = record.get(id_field)
-        doc_id = str(raw_id) if raw_id not in (None, "") else f"{stem}-{lineno}"
-        meta = {k: v for k, v in record.items() if k not in (text_field,)}
-        yield Document(doc_id, text, str(path), lineno, meta)
+        else:
+            yield record_document(record, str(path), lineno, text_field=text_field, id_field=id_field, stem=stem)
+
+
+def record_document(record: dict, source: str, line: int, *, text_field: str = "text", id_field: str = "id",
+                    stem: str | None = None) -> Document | Skipped:
+    """One parsed record (a JSONL/CSV line, a Parquet row) as a document, or why it is
+    skipped; its id is ``id_field``'s value, else ``<stem>-<line>`` (``stem``: the file's)."""
+    warnings = []
+    surrogate = lone_surrogate(record)
+    if surrogate:
+        record = replace_lone_surrogates(record)
+        warnings.append(f"{source}:{line}: unpaired surrogate escape {surrogate} (not Unicode text) "
+                        f"replaced with U+FFFD")
+    text = record.get(text_field)
+    if not isinstance(text, str):
+        reason = f"no {text_field!r} field" if text is None else f"{text_field!r} is not a string"
+        return Skipped(source, line, reason)
+    if not text.strip():
+        return Skipped(source, line, f"empty {text_field!r}")
+    raw_id = record.get(id_field)
+    doc_id = str(raw_id) if raw_id not in (None, "") else f"{stem or doc_id_for(Path(source))}-{line}"
+    meta = {k: v for k, v in record.items() if k != text_field}
+    return Document(doc_id, text, source, line, meta, warnings)
 
 
 def read_path(

@@ -14,7 +14,7 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-from stanceframe.corpus import iter_records, read_documents_strict, segment, SUPPORTED_SUFFIXES
+from stanceframe.corpus import SUPPORTED_SUFFIXES, iter_records, lone_surrogate, read_documents_strict, segment
 from stanceframe.errors import DataFileError, UnlabelledSentencesError
 from stanceframe.schema import Schema, Task, load_schema
 
@@ -223,6 +223,10 @@ def load_labelled(
     for lineno, record, error in (_hf_records(source) if is_hf_spec(source) else _records(source)):
         if error:
             raise DataFileError(path, lineno, error)
+        surrogate = lone_surrogate(record)
+        if surrogate:  # gold text is not silently changed: the user fixes the escape
+            raise DataFileError(path, lineno, f"unpaired surrogate escape {surrogate} (not Unicode text); "
+                                              f"fix or remove it")
         rows.append((lineno, record))
     if not rows:
         raise DataFileError(path, None, "no records")

@@ -43,7 +43,7 @@ from typing import Iterator, Sequence
 
 import pandas as pd
 
-from stanceframe.corpus import SUPPORTED_SUFFIXES, Document, Skipped, doc_id_for, expand_inputs
+from stanceframe.corpus import SUPPORTED_SUFFIXES, Document, Skipped, expand_inputs, record_document
 from stanceframe.errors import StanceframeError
 
 DEFAULT_MASTER = "local[2]"
@@ -188,22 +188,13 @@ def _partition_value(doc: Document, column: str | None):
 
 def item_rows(item: Document | Skipped, *, grp: int, file: int, index: int, unit: str, strict: bool,
               part_column: str | None) -> list[dict]:
-    """The rows of one input item, with the local ``Tagger``'s rules: a skip stays a skip,
-    ``--strict`` turns a warning into a skip, a document without sentences is skipped."""
-    from stanceframe.tagging import units_of
+    """The rows of one input item, with the local ``Tagger``'s rules (``tagging.prepare_item``)."""
+    from stanceframe.tagging import prepare_item
 
     key = {"grp": grp, "file": file, "item": index}
+    item, units = prepare_item(item, unit=unit, strict=strict)
     if isinstance(item, Skipped):
         return [{**key, "kind": SKIPPED, "seq": 0, "source": item.source, "line": item.line, "message": item.reason}]
-    if strict and item.warnings:
-        first = item.warnings[0]
-        prefix = f"{item.source}: "
-        reason = (first[len(prefix):] if first.startswith(prefix) else first) + " (--strict)"
-        return [{**key, "kind": SKIPPED, "seq": 0, "source": item.source, "line": item.line, "message": reason}]
-    units = units_of(item, unit)
-    if not units:
-        return [{**key, "kind": SKIPPED, "seq": 0, "source": item.source, "line": item.line,
-                 "message": "no sentences (only boilerplate or punctuation)"}]
     rows = [{**key, "kind": DOCUMENT, "seq": 0, "source": item.source, "line": item.line, "doc_id": item.doc_id}]
     rows += [{**key, "kind": WARNING, "seq": i, "source": item.source, "line": item.line, "message": w}
              for i, w in enumerate(item.warnings)]
@@ -247,20 +238,6 @@ def read_files(batches, *, text_field: str, id_field: str, unit: str, strict: bo
                                          strict=strict, part_column=part_column)
 
     yield from _batches(rows())
-
-
-def record_document(record: dict, source: str, line: int, *, text_field: str, id_field: str) -> Document | Skipped:
-    """One Parquet row (as a JSON object) checked as the JSONL reader checks a record."""
-    text = record.get(text_field)
-    if not isinstance(text, str):
-        reason = f"no {text_field!r} field" if text is None else f"{text_field!r} is not a string"
-        return Skipped(source, line, reason)
-    if not text.strip():
-        return Skipped(source, line, f"empty {text_field!r}")
-    raw_id = record.get(id_field)
-    doc_id = str(raw_id) if raw_id not in (None, "") else f"{doc_id_for(Path(source))}-{line}"
-    meta = {k: v for k, v in record.items() if k != text_field}
-    return Document(doc_id, text, source, line, meta)
 
 
 def local_name(uri: str) -> str:

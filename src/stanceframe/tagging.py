@@ -294,17 +294,7 @@ class Tagger:
             yield self._tag_window(pending)
 
     def _prepare(self, item):
-        if isinstance(item, Skipped):
-            return item, []
-        if self.strict and item.warnings:
-            reason = _without_source(item.warnings[0], item.source) + " (--strict)"
-            return Skipped(item.source, item.line, reason), []
-        if self.target_field and (item.meta or {}).get(self.target_field) in (None, ""):
-            return Skipped(item.source, item.line, f"no {self.target_field!r} field (the model is target-aware)"), []
-        units = units_of(item, self.unit)
-        if not units:
-            return Skipped(item.source, item.line, "no sentences (only boilerplate or punctuation)"), []
-        return item, units
+        return prepare_item(item, unit=self.unit, strict=self.strict, target_field=self.target_field)
 
     def _tag_window(self, pending) -> Window:
         if self.target_field:
@@ -362,6 +352,24 @@ class Tagger:
             row["target"] = target
         row.update(pred)  # labels then probabilities, in sentence_columns order (predict_flat)
         return row
+
+
+def prepare_item(item: Document | Skipped, *, unit: str = "document", strict: bool = False,
+                 target_field: str | None = None) -> tuple[Document | Skipped, list[Sentence]]:
+    """(the item, its units) or (why it is skipped, []): a skip stays a skip, ``strict``
+    turns a document's first warning into a skip, a target-aware model skips records
+    without a target, a document without sentences is skipped. The rules of every engine."""
+    if isinstance(item, Skipped):
+        return item, []
+    if strict and item.warnings:
+        reason = _without_source(item.warnings[0], item.source, item.line) + " (--strict)"
+        return Skipped(item.source, item.line, reason), []
+    if target_field and (item.meta or {}).get(target_field) in (None, ""):
+        return Skipped(item.source, item.line, f"no {target_field!r} field (the model is target-aware)"), []
+    units = units_of(item, unit)
+    if not units:
+        return Skipped(item.source, item.line, "no sentences (only boilerplate or punctuation)"), []
+    return item, units
 
 
 def batches_by_length(model, texts: Sequence, batch_size: int) -> list[list[int]]:
@@ -576,9 +584,12 @@ def _exit_with_parent() -> None:
         pass
 
 
-def _without_source(message: str, source: str) -> str:
-    prefix = f"{source}: "
-    return message[len(prefix):] if message.startswith(prefix) else message
+def _without_source(message: str, source: str, line: int | None = None) -> str:
+    """``message`` without its leading ``source:line: `` or ``source: `` (a skip names both)."""
+    for prefix in ((f"{source}:{line}: ",) if line is not None else ()) + (f"{source}: ",):
+        if message.startswith(prefix):
+            return message[len(prefix):]
+    return message
 
 
 def article_row(doc: Document, rows: list[dict], classes: dict[str, list[str]], top: int = TOP_SENTENCES) -> dict:
