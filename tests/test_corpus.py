@@ -284,6 +284,38 @@ def test_article_lines_are_kept(line):
     assert texts(line) == [line]
 
 
+def test_footer_prefilter_decides_as_the_case_insensitive_pattern_alone():
+    """is_boilerplate skips _FOOTER's search when no footer word is in the lowercased line;
+    that shortcut must never change the answer, whatever the case or the letters that
+    IGNORECASE folds to ASCII (the Kelvin sign, dotless i, long s, dotted I)."""
+    import random
+
+    from stanceframe.corpus import _FOOTER, _LONE_PUNCTUATION, FOOTER_MAX_CHARS
+
+    def pattern_alone(line):
+        s = line.strip()
+        return bool(_LONE_PUNCTUATION.match(s)) or (len(s) <= FOOTER_MAX_CHARS and bool(_FOOTER.search(s)))
+
+    words = ["newsletter", "Mailing List", "UNSUBSCRIBE", "sign up", "Sign  up", "all rights reserved", "Copyright \u00a9",
+             "terms of use", "Terms of Service", "share this article", "click here", "\u017fubscribe", "\u212aelvin",
+             "pr\u0130vacy policy", "cl\u0131ck here", "the", "war", "|", "---"]
+    rng = random.Random(0)
+    decided = set()
+    for _ in range(5000):
+        line = " ".join(rng.choice(words) if rng.random() < 0.5 else
+                        "".join(rng.choice("abc\u017f\u0131\u0130\u212a\u00e9 \u00a9-") for _ in range(rng.randint(0, 6)))
+                        for _ in range(rng.randint(0, 5)))
+        line = line.upper() if rng.random() < 0.3 else line
+        assert is_boilerplate(line) == pattern_alone(line), line
+        decided.add(is_boilerplate(line))
+    assert decided == {True, False}
+
+
+def test_sentence_whitespace_is_collapsed_for_every_unicode_space():
+    spaces = "".join(chr(i) for i in range(0x3000 + 1) if chr(i).isspace() and chr(i) not in "\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029")
+    assert texts(f"Seoul{spaces}will{spaces}review it.") == ["Seoul will review it."]
+
+
 def test_boilerplate_inside_a_paragraph_does_not_join_the_text_around_it():
     text = "Seoul will review its policy\nNEWSLETTER\nKyiv welcomed the review"
     assert texts(text) == ["Seoul will review its policy", "Kyiv welcomed the review"]

@@ -471,15 +471,33 @@ def test_lexicon_reads_the_project_schema_by_default():
     assert est.cues_["support"] == list(task.label("support").cues)
 
 
-@pytest.mark.parametrize("params", [{}, {"ngram_max": 3}, {"char_ngrams": True}])
+def test_tfidf_token_regex_finds_what_sklearns_pattern_finds():
+    import random
+    import re
+
+    from stanceframe.models.tfidf import _TOKENS, SKLEARN_TOKEN_PATTERN
+
+    sklearn_pattern = re.compile(SKLEARN_TOKEN_PATTERN)
+    rng = random.Random(0)
+    alphabet = "ab1_ ÄöΣß-.'\u2019\n\t\u00a0\u0301\u4e2d\u0663é"
+    for _ in range(3000):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 30)))
+        assert _TOKENS.findall(text) == sklearn_pattern.findall(text), text
+
+
+@pytest.mark.parametrize("params", [{}, {"ngram_max": 3}, {"char_ngrams": True}, {"ngram_max": 3, "min_df": 2},
+                                    {"ngram_max": 4, "max_features": 40, "sublinear_tf": False},
+                                    {"ngram_max": 40}])  # 40-gram numbers overflow 64 bits: sklearn's path
 def test_tfidf_features_equal_sklearn_transform_bit_for_bit(params):
     """The fast word-n-gram path (shared by a bundle's tasks) builds exactly the matrix
     sklearn's TfidfVectorizer.transform builds, whatever the batch."""
-    from stanceframe.models.tfidf import fast_transform
+    from stanceframe.models.tfidf import fast_transform, ngram_index
 
     est = make_estimator("tfidf-logreg", **params).fit(TEXTS, LABELS)
+    assert (ngram_index(est.vectorizers_["word"]) is None) == (params.get("ngram_max") == 40)
     texts = TEXTS + [t for t, _ in FRAMING] + ["", "a", "Ünïcödé wörds ÄÖ 123 45", "the the the the", "x_y __ 9 99",
-                                               "New words the model never saw."]
+                                               "New words the model never saw.", "ΣΑΣ ΟΔΟΣ Σ", "İstanbul ß",
+                                               "refused lethal aid refused lethal aid"]
     for vec in est.vectorizers_.values():
         for size in (1, 5, len(texts)):
             for start in range(0, len(texts), size):

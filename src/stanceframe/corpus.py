@@ -321,6 +321,14 @@ _FOOTER = re.compile(
     re.IGNORECASE,
 )
 FOOTER_MAX_CHARS = 100
+# Every _FOOTER match contains one of these, lowercased; a line without any cannot match,
+# and checking that first is an order of magnitude cheaper than the case-insensitive search.
+_FOOTER_WORDS = ("newsletter", "mailing list", "subscribe", "sign up", "all rights reserved", "copyright",
+                 "privacy policy", "cookie policy", "terms of ", "follow us", "share this", "read more",
+                 "advertisement", "click here")
+# ...except through the four non-ASCII letters that IGNORECASE matches to ASCII ones but that
+# lowercase to something else (re's documentation: İ ı ſ and the Kelvin sign)
+_CASE_FOLD_SPECIALS = ("\u0130", "\u0131", "\u017f", "\u212a")
 
 
 def is_boilerplate(line: str) -> bool:
@@ -329,7 +337,13 @@ def is_boilerplate(line: str) -> bool:
     stripped = line.strip()
     if _LONE_PUNCTUATION.match(stripped):
         return True
-    return len(stripped) <= FOOTER_MAX_CHARS and bool(_FOOTER.search(stripped))
+    return len(stripped) <= FOOTER_MAX_CHARS and _may_be_footer(stripped) and bool(_FOOTER.search(stripped))
+
+
+def _may_be_footer(text: str) -> bool:
+    """False only when ``_FOOTER`` cannot match ``text``."""
+    lowered = text.lower()
+    return any(word in lowered for word in _FOOTER_WORDS) or any(c in text for c in _CASE_FOLD_SPECIALS)
 
 
 # --------------------------------------------------------------------------- segmentation
@@ -386,23 +400,15 @@ def segment(doc: Document) -> list[Sentence]:
         for run_start, run_end in _kept_runs(text, p_start, p_end):
             for s_start, s_end in split_sentences(text[run_start:run_end]):
                 raw = text[run_start + s_start : run_start + s_end]
-                clean = _WHITESPACE.sub(" ", raw).strip()
+                clean = " ".join(raw.split())  # = _WHITESPACE.sub(" ", raw).strip(), faster
                 if not clean or is_boilerplate(clean):
                     continue
                 n += 1
                 # the span starts and ends on the sentence's first and last visible character
                 lead, trail = len(raw) - len(raw.lstrip()), len(raw) - len(raw.rstrip())
-                sentences.append(
-                    Sentence(
-                        id=f"{doc.doc_id}-p{p_index}-s{n}",
-                        doc_id=doc.doc_id,
-                        paragraph=p_index,
-                        sentence=n,
-                        start=run_start + s_start + lead,
-                        end=run_start + s_end - trail,
-                        text=clean,
-                    )
-                )
+                # positional: id, doc_id, paragraph, sentence, start, end, text (faster than keywords)
+                sentences.append(Sentence(f"{doc.doc_id}-p{p_index}-s{n}", doc.doc_id, p_index, n,
+                                          run_start + s_start + lead, run_start + s_end - trail, clean))
     return sentences
 
 

@@ -654,18 +654,22 @@ def tag_article(doc: Document, model, *, spec=None, explain: bool = True, top_k:
 # --------------------------------------------------------------------------- encoders
 
 
-# json.dumps(row, ensure_ascii=False) builds a new JSONEncoder per call; one shared encoder
-# with the same settings writes the same bytes (rows are flat, so no circularity check).
-_ROW_JSON = json.JSONEncoder(ensure_ascii=False, check_circular=False)
-
-
 class JsonlEncoder:
+    """Rows as JSON Lines, UTF-8, compact (no spaces after ``,`` and ``:``), keys in row
+    order, floats as the shortest text that reads back as the same float. msgspec's
+    encoder: about ten times the standard library's speed on these rows (the README's
+    Speed section); the same values when read back by any JSON parser."""
+
+    def __init__(self):
+        import msgspec
+
+        self._encoder = msgspec.json.Encoder()
+
     def header(self) -> bytes:
         return b""
 
     def encode(self, rows: list[dict]) -> bytes:
-        encode = _ROW_JSON.encode
-        return "".join([encode(r) + "\n" for r in rows]).encode("utf-8")
+        return self._encoder.encode_lines(rows)
 
 
 class CsvEncoder:

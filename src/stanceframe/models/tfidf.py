@@ -16,6 +16,7 @@ default; see the README).
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 import threading
@@ -57,40 +58,134 @@ CHAR_NGRAM_RANGE = (2, 5)
 
 
 SKLEARN_TOKEN_PATTERN = r"(?u)\b\w\w+\b"
-_TOKENS = re.compile(SKLEARN_TOKEN_PATTERN)
-_LAST_ANALYSIS = threading.local()  # the last batch's word n-grams, shared by the tasks of a bundle
+# the same tokens, found faster: left to right, each try of \w\w+ starts at the beginning of
+# a run of word characters (no earlier match can end inside one) and takes all of it, so
+# the \b on either side always holds (tests/test_models.py compares the two)
+_TOKENS = re.compile(r"\w\w+")
+_LAST_TOKENS = threading.local()  # the last batch's tokens, shared by the tasks of a bundle
 _LAST_FEATURES = threading.local()  # ...and its tf-idf matrix, when their vectorizers are the same
 
 
 def fast_transform(vec: TfidfVectorizer, texts: list[str]):
     """``vec.transform(texts)``, the same matrix bit for bit, faster for the word
-    analyzer these families build: the count matrix is assembled from each text's
-    n-grams with vectorised column look-ups instead of sklearn's per-token Python loop,
-    the n-grams of a batch are computed once for all the tasks of a bundle (both tasks
-    score the same batch; when their vectorizers are equal the whole matrix is reused),
-    and the tf-idf weighting is ``TfidfTransformer.transform``'s operations. Other
-    analyzers (char n-grams) go to sklearn."""
-    if not _plain_word_analyzer(vec):
+    analyzer these families build. sklearn joins every n-gram of every text into a string
+    and looks each one up in a Python loop; here the tokens of a batch are looked up once
+    (:class:`NgramIndex`: an integer per vocabulary token), each n-gram becomes one
+    integer computed for the whole batch at once with numpy, and the known n-grams are
+    found by binary search in the vocabulary's sorted integers. The tokens of a batch are
+    computed once for all the tasks of a bundle (both tasks score the same batch; when
+    their vectorizers are equal the whole matrix is reused), and the tf-idf weighting is
+    ``TfidfTransformer.transform``'s operations. Other analyzers (char n-grams), and
+    vocabularies too large for 64-bit n-gram keys, go to sklearn."""
+    index = ngram_index(vec) if _plain_word_analyzer(vec) else None
+    if index is None:
         return vec.transform(texts)
     key = _vectorizer_key(vec)
     last = getattr(_LAST_FEATURES, "value", None)
     if last is not None and last[0] == key and last[1] == texts:
         return last[2].copy()  # the other task's vectorizer is the same (fitted on the same texts)
-    grams, lengths = _word_ngrams(texts, int(vec.ngram_range[1]))
-    vocab = vec.vocabulary_
-    cols = np.fromiter(map(vocab.get, grams, repeat(-1, len(grams))), dtype=np.int64, count=len(grams))
-    keep = cols >= 0
-    # CSR straight from the row-ordered n-grams: row i's known n-grams, in order
-    kept_per_row = np.bincount(np.repeat(np.arange(len(texts), dtype=np.int64), lengths)[keep],
-                               minlength=len(texts))
-    indptr = np.zeros(len(texts) + 1, dtype=np.int64)
-    np.cumsum(kept_per_row, out=indptr[1:])
-    counts = sp.csr_matrix((np.ones(int(indptr[-1]), dtype=np.float64), cols[keep], indptr),
-                           shape=(len(texts), len(vocab)), dtype=np.float64)
+    tokens, lengths = _batch_tokens(texts)
+    rows, cols = index.lookup(tokens, lengths)
+    counts = sp.csr_matrix((np.ones(len(cols), dtype=np.float64), (rows, cols)),
+                           shape=(len(texts), len(vec.vocabulary_)), dtype=np.float64)
     counts.sum_duplicates()  # canonical: summed counts, sorted columns (what sklearn builds)
     features = _tfidf_weighting(vec._tfidf, counts)
     _LAST_FEATURES.value = (key, list(texts), features.copy())
     return features
+
+
+class NgramIndex:
+    """A word vocabulary (``"term"`` or ``"term term ..."`` -> column) as integers: each
+    token of a vocabulary term gets an id 1..T (0: any other token), an n-gram of ids is
+    the base-(T+1) number of its digits, and per n the vocabulary's n-gram numbers are
+    kept sorted with their columns. An n-gram of a text is in the vocabulary exactly
+    when its number is among them (tokens hold no spaces, so joining them is one-to-one;
+    a number with a 0 digit is in no vocabulary)."""
+
+    def __init__(self, vocabulary: dict[str, int], ngram_max: int):
+        self.ngram_max = int(ngram_max)
+        terms = [(term.split(" "), int(col)) for term, col in vocabulary.items()]
+        terms = [(parts, col) for parts, col in terms if len(parts) <= self.ngram_max]
+        self.token_ids: dict[str, int] = {}
+        for parts, _ in terms:
+            for part in parts:
+                self.token_ids.setdefault(part, len(self.token_ids) + 1)
+        self.base = len(self.token_ids) + 1
+        if not self.fits:
+            return
+        self.unigram_cols = np.full(self.base, -1, dtype=np.int64)  # token id -> column (-1: none)
+        keyed: dict[int, list[tuple[int, int]]] = {n: [] for n in range(2, self.ngram_max + 1)}
+        for parts, col in terms:
+            ids = [self.token_ids[part] for part in parts]
+            if len(ids) == 1:
+                self.unigram_cols[ids[0]] = col
+            else:
+                number = 0
+                for i in ids:
+                    number = number * self.base + i
+                keyed[len(ids)].append((number, col))
+        self.keys, self.cols = {}, {}
+        for n, pairs in keyed.items():
+            pairs.sort()
+            self.keys[n] = np.array([k for k, _ in pairs], dtype=np.int64)
+            self.cols[n] = np.array([c for _, c in pairs], dtype=np.int64)
+
+    @property
+    def fits(self) -> bool:
+        """Whether every n-gram number stays below 2**63 (up to ~2 million distinct tokens
+        for trigrams); when not, the caller uses sklearn's own transform."""
+        return self.base ** max(1, self.ngram_max) < 2**63
+
+    def lookup(self, tokens: list[str], lengths: list[int]) -> tuple[np.ndarray, np.ndarray]:
+        """(row, column) of every vocabulary n-gram of a batch, given its texts' tokens in
+        one flat list and how many each text has; a repeated n-gram appears once per time."""
+        total = len(tokens)
+        ids = np.fromiter(map(self.token_ids.get, tokens, repeat(0, total)), dtype=np.int64, count=total)
+        lengths = np.asarray(lengths, dtype=np.int64)
+        row_of = np.repeat(np.arange(len(lengths), dtype=np.int64), lengths)
+        cols = self.unigram_cols[ids]
+        known = cols >= 0
+        rows_out, cols_out = [row_of[known]], [cols[known]]
+        if self.ngram_max >= 2 and total:
+            # tokens left in its text from each position (itself included)
+            left = np.repeat(np.cumsum(lengths), lengths) - np.arange(total, dtype=np.int64)
+            number = ids
+            for n in range(2, self.ngram_max + 1):
+                number = number[:-1] * self.base + ids[n - 1:]  # the n-gram starting at each position
+                keys = self.keys[n]
+                if not len(keys) or not len(number):
+                    continue
+                at = np.minimum(np.searchsorted(keys, number), len(keys) - 1)
+                hit = (keys[at] == number) & (left[: len(number)] >= n)
+                rows_out.append(row_of[: len(number)][hit])
+                cols_out.append(self.cols[n][at[hit]])
+        return np.concatenate(rows_out), np.concatenate(cols_out)
+
+
+def ngram_index(vec: TfidfVectorizer) -> NgramIndex | None:
+    """``vec``'s :class:`NgramIndex`, built once per fitted vectorizer; ``None`` when its
+    vocabulary is too large for 64-bit n-gram numbers."""
+    cached = getattr(vec, "_stanceframe_ngram_index", None)
+    if cached is None or cached[0] is not vec.vocabulary_:
+        ngram_max = int(vec.ngram_range[1])
+        index = NgramIndex(vec.vocabulary_, ngram_max)
+        cached = (vec.vocabulary_, index if index.fits else None)
+        vec._stanceframe_ngram_index = cached
+    return cached[1]
+
+
+def _batch_tokens(texts: list[str]) -> tuple[list[str], list[int]]:
+    """(the tokens of all ``texts``, one flat list; how many each text has), as sklearn's
+    word analyzer makes them (lowercased, its default token pattern); the previous call's
+    result when the batch is the same."""
+    last = getattr(_LAST_TOKENS, "value", None)
+    if last is not None and last[0] == texts:
+        return last[1], last[2]
+    per_text = list(map(_TOKENS.findall, map(str.lower, texts)))
+    lengths = list(map(len, per_text))
+    tokens = list(itertools.chain.from_iterable(per_text))
+    _LAST_TOKENS.value = (list(texts), tokens, lengths)
+    return tokens, lengths
 
 
 def _vectorizer_key(vec: TfidfVectorizer) -> tuple:
@@ -102,7 +197,8 @@ def _vectorizer_key(vec: TfidfVectorizer) -> tuple:
     if key is None:
         import hashlib
 
-        vocab = hashlib.sha256(json.dumps(vec.vocabulary_, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+        vocab = hashlib.sha256(json.dumps(vec.vocabulary_, sort_keys=True, ensure_ascii=False,
+                                          default=int).encode()).hexdigest()
         idf = hashlib.sha256(np.ascontiguousarray(vec.idf_, dtype=np.float64).tobytes()).hexdigest()
         key = (tuple(vec.ngram_range), bool(vec.sublinear_tf), vec.norm, vocab, idf)
         vec._stanceframe_key = key
@@ -136,29 +232,6 @@ def _plain_word_analyzer(vec: TfidfVectorizer) -> bool:
             and vec.stop_words is None and vec.token_pattern == SKLEARN_TOKEN_PATTERN
             and not vec.binary and vec.ngram_range[0] == 1 and vec.dtype == np.float64
             and hasattr(vec, "_tfidf") and hasattr(vec, "vocabulary_"))
-
-
-def _word_ngrams(texts: list[str], ngram_max: int) -> tuple[list[str], list[int]]:
-    """(all n-grams of the batch, one flat list; how many each text has), as sklearn's
-    word analyzer makes them; the previous call's result when the batch is the same."""
-    last = getattr(_LAST_ANALYSIS, "value", None)
-    if last is not None and last[0] == ngram_max and last[1] == texts:
-        return last[2], last[3]
-    findall = _TOKENS.findall
-    grams: list[str] = []
-    lengths: list[int] = []
-    for text in texts:
-        before = len(grams)
-        tokens = findall(text.lower())
-        grams += tokens
-        if ngram_max >= 2 and len(tokens) >= 2:
-            grams += map(" ".join, zip(tokens, tokens[1:]))
-        for n in range(3, ngram_max + 1):
-            if len(tokens) >= n:
-                grams += map(" ".join, zip(*(tokens[i:] for i in range(n))))
-        lengths.append(len(grams) - before)
-    _LAST_ANALYSIS.value = (ngram_max, list(texts), grams, lengths)
-    return grams, lengths
 
 
 class _TfidfLinear(TextClassifier):
