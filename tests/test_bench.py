@@ -20,7 +20,7 @@ def test_bench_quick_writes_the_documented_json(project):
     assert all(isinstance(v, (int, float)) and v > 0 for v in families.values())
     for family, result in report["families"].items():
         assert result["sentences"] > 0 and len(result["runs_s"]) == 3
-        assert len(result["segmentation_worker"]) == 3 and all(isinstance(w, bool) for w in result["segmentation_worker"])
+        assert len(result["segmentation_workers"]) == 3 and all(isinstance(w, int) for w in result["segmentation_workers"])
         assert round(result["sentences_per_s"], 1) == families[family]
     for key in ("ratio_vs_pipeline", "ratio_vs_raw"):
         assert isinstance(report[key], float) and math.isfinite(report[key]) and report[key] > 0

@@ -471,18 +471,58 @@ def test_lexicon_reads_the_project_schema_by_default():
     assert est.cues_["support"] == list(task.label("support").cues)
 
 
-def test_tfidf_token_regex_finds_what_sklearns_pattern_finds():
+def test_word_tokens_are_what_sklearns_pattern_finds():
+    """word_ngrams.batch_tokens finds, as positions in one array of code points, exactly the
+    tokens sklearn's pattern finds in each lowercased text, and \\w is str.isalnum or "_"
+    for every code point."""
     import random
     import re
 
-    from stanceframe.models.tfidf import _TOKENS, SKLEARN_TOKEN_PATTERN
+    from stanceframe.models.tfidf import SKLEARN_TOKEN_PATTERN
+    from stanceframe.models.word_ngrams import batch_tokens, is_word_char, string_hash
 
+    word = re.compile(r"\w")
+    assert all(bool(word.match(chr(i))) == is_word_char(chr(i)) for i in range(0x110000))
     sklearn_pattern = re.compile(SKLEARN_TOKEN_PATTERN)
     rng = random.Random(0)
-    alphabet = "ab1_ ÄöΣß-.'\u2019\n\t\u00a0\u0301\u4e2d\u0663é"
-    for _ in range(3000):
-        text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 30)))
-        assert _TOKENS.findall(text) == sklearn_pattern.findall(text), text
+    alphabet = "ab1_ ÄöΣß-.'İ\u2019\n\t\x00\u00a0\u0301\u4e2d\u0663\U0001d7d8\ud800é"
+    texts = ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 30))) for _ in range(3000)]
+    texts += ["", "ΣΑΣ ΟΔΟΣ Σ", "İstanbul", "x" * 5000]
+    tokens = batch_tokens(texts)
+    found = [[] for _ in texts]
+    for start, length, row, h in zip(tokens.starts, tokens.lengths, tokens.rows, tokens.hashes):
+        text = "".join(map(chr, tokens.codes[start:start + length]))
+        found[row].append(text)
+        assert int(h) == string_hash(text)
+    assert found == [sklearn_pattern.findall(t.lower()) for t in texts]
+
+
+def test_word_tokens_in_groups_and_hash_collisions_never_count_a_wrong_token(monkeypatch):
+    import dataclasses
+
+    import stanceframe.models.word_ngrams as wn
+
+    texts = ["Seoul refused lethal aid.", "Kyiv asked", "", "aid aid"] * 20
+    whole = wn.batch_tokens(texts)
+    monkeypatch.setattr(wn, "_GROUP_CHARS", 40)  # about one text per group
+    grouped = wn.batch_tokens(texts)
+    for name in ("lengths", "rows", "hashes"):
+        assert np.array_equal(getattr(whole, name), getattr(grouped, name)), name
+
+    def words(tokens):
+        return ["".join(map(chr, tokens.codes[s:s + n])) for s, n in zip(tokens.starts, tokens.lengths)]
+
+    assert words(whole) == words(grouped)
+    index = wn.NgramIndex({"seoul": 0, "aid": 1, "lethal aid": 2}, 2)
+    ids = index.token_ids(whole)
+    assert [int(i) > 0 for i in ids[:5]] == [True, False, True, True, False]
+    rows, cols = index.lookup(whole, len(texts))
+    assert sorted(zip(rows.tolist(), cols.tolist()))[:4] == [(0, 0), (0, 1), (0, 2), (3, 1)]
+    # a token with a vocabulary token's hash and length but other characters is not that token
+    aid = wn.string_hash("aid")
+    forged = dataclasses.replace(whole, hashes=np.where(whole.lengths == 3, np.uint64(aid), whole.hashes))
+    forged_ids = index.token_ids(forged)
+    assert all((forged_ids[i] > 0) == (w in {"seoul", "aid", "lethal"}) for i, w in enumerate(words(whole)))
 
 
 @pytest.mark.parametrize("params", [{}, {"ngram_max": 3}, {"char_ngrams": True}, {"ngram_max": 3, "min_df": 2},

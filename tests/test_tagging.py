@@ -347,11 +347,11 @@ class CrashingModel:
     def __getattr__(self, name):
         return getattr(self.model, name)
 
-    def predict_flat(self, texts):
+    def predict_values(self, texts):
         self.calls -= 1
         if self.calls < 0:
             raise Crash()
-        return self.model.predict_flat(texts)
+        return self.model.predict_values(texts)
 
 
 @pytest.mark.parametrize("fmt", ["jsonl", "csv", "parquet"])
@@ -393,33 +393,52 @@ def test_resume_refuses_a_different_command(tmp_path, model):
     assert len(read_jsonl(out)) == 20 * 9 and summary.exit_code == 0
 
 
-def test_segmentation_worker_writes_what_the_in_process_path_writes(tmp_path, model, monkeypatch):
-    """Reading and splitting in a forked worker process (the default on 2+ cores) gives the
-    same bytes as doing it in this process, bad inputs and resume included."""
+def test_segmentation_workers_write_what_the_in_process_path_writes(tmp_path, model, monkeypatch):
+    """Reading and splitting in forked worker processes (two by default on 2+ cores, each
+    taking every other chunk of input items) gives the same bytes as doing it in this
+    process, with JSONL records, text files a worker does not read, bad inputs and resume."""
     import stanceframe.tagging as tagging
 
     records = corpus_records(60, paragraphs=3, per_paragraph=4)
-    src = tmp_path / "c.jsonl"
-    src.write_text("".join(json.dumps(r) + "\n" for r in records[:30]) + "not json\n"
-                   + "".join(json.dumps(r) + "\n" for r in records[30:]), encoding="utf-8")
+    src = tmp_path / "in"
+    src.mkdir()
+    (src / "a.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records[:30]) + "not json\n"
+                                 + "".join(json.dumps(r) + "\n" for r in records[30:]), encoding="utf-8")
+    for i, r in enumerate(records[:40]):  # 40 one-item files: whole chunks of them belong to one worker
+        (src / f"t{i:02d}.txt").write_text(r["text"], encoding="utf-8")
+    (src / "u.txt").write_bytes(b"\x00binary")
     started = []
-    original = tagging.prepared_in_worker
-    monkeypatch.setattr(tagging, "prepared_in_worker", lambda *a: started.append(1) or original(*a))
+    original = tagging.prepared_in_workers
+    monkeypatch.setattr(tagging, "prepared_in_workers", lambda *a: started.append(a[2]) or original(*a))
+    log = tmp_path / "reads.log"  # appended to by the worker processes too
+    real_read_path = tagging.read_path
+
+    def logged_read_path(path, **kw):
+        with open(log, "a", encoding="utf-8") as handle:
+            handle.write(f"{path}\n")
+        return real_read_path(path, **kw)
+
+    monkeypatch.setattr(tagging, "read_path", logged_read_path)
     outputs = {}
-    for workers in (0, 1):
+    for workers in (0, 1, 2, 3):
         out = tmp_path / f"out-{workers}.jsonl"
         summary = run_tag([str(src)], model, out=out, workers=workers, window_items=7)
-        assert (summary.documents, summary.skipped) == (60, 1)
-        assert summary.segmentation_worker is bool(workers)
+        assert (summary.documents, summary.skipped) == (100, 2)
+        assert summary.segmentation_workers == workers
         outputs[workers] = out.read_bytes()
-    assert started == [1]  # only workers=1 used the worker
-    assert outputs[0] == outputs[1] and len(outputs[0].splitlines()) > 60 * 10
+    assert started == [1, 2, 3]
+    assert outputs[0] == outputs[1] == outputs[2] == outputs[3] and len(outputs[0].splitlines()) > 100 * 10
+    reads = log.read_text(encoding="utf-8").splitlines()
+    assert reads.count(str(src / "t00.txt")) == 4  # once per run: only the worker of its chunk read it
+    assert reads.count(str(src / "a.jsonl")) == 1 + 1 + 2 + 3  # a record file is read by every worker
 
-    out = tmp_path / "resumed.jsonl"
-    with pytest.raises(Crash):
-        run_tag([str(src)], CrashingModel(model, calls=4), out=out, workers=1, window_items=7, batch_size=16)
-    run_tag([str(src)], model, out=out, workers=1, window_items=7, batch_size=16, resume=True)
-    assert out.read_bytes() == outputs[0]
+    for workers in (1, 2):
+        out = tmp_path / f"resumed-{workers}.jsonl"
+        with pytest.raises(Crash):
+            run_tag([str(src)], CrashingModel(model, calls=4), out=out, workers=workers, window_items=7,
+                    batch_size=16)
+        run_tag([str(src)], model, out=out, workers=workers, window_items=7, batch_size=16, resume=True)
+        assert out.read_bytes() == outputs[0]
 
 
 def test_batches_predicted_side_by_side_give_the_rows_of_one_at_a_time():
@@ -438,8 +457,9 @@ def test_batches_predicted_side_by_side_give_the_rows_of_one_at_a_time():
         side_by_side = tagger.predict(texts)
     tagger.close()
     assert side_by_side == in_turn and len(in_turn) == len(texts)
-    assert set(in_turn[0]) == {"stance", "framing", "p_stance_none", "p_stance_restraint", "p_stance_support",
-                               "p_framing_neutral", "p_framing_western"}
+    assert model.prediction_columns == ["stance", "framing", "p_stance_none", "p_stance_restraint", "p_stance_support",
+                                        "p_framing_neutral", "p_framing_western"]
+    assert all(len(values) == 7 for values in in_turn)
 
 
 def test_other_runnable_threads_sees_busy_processes():

@@ -35,6 +35,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -281,9 +282,9 @@ def median_rate(runs: Sequence[tuple[float, int]]) -> float:
     return statistics.median(rates) if rates else 0.0
 
 
-def time_tag(model, corpus: Path, scratch: Path, batch_size: int | None) -> tuple[float, int, bool]:
-    """(seconds, sentences, whether the segmentation worker ran) of one ``run_tag`` from
-    ``corpus`` to a JSONL file."""
+def time_tag(model, corpus: Path, scratch: Path, batch_size: int | None) -> tuple[float, int, int]:
+    """(seconds, sentences, segmentation worker processes) of one ``run_tag`` from ``corpus``
+    to a JSONL file."""
     from stanceframe.tagging import run_tag
 
     out = scratch / "bench-out.jsonl"
@@ -294,14 +295,14 @@ def time_tag(model, corpus: Path, scratch: Path, batch_size: int | None) -> tupl
     summary = run_tag([str(corpus)], model, out=out, batch_size=batch_size)
     seconds = time.perf_counter() - started
     out.unlink(missing_ok=True)
-    return seconds, summary.sentences, summary.segmentation_worker
+    return seconds, summary.sentences, summary.segmentation_workers
 
 
 def end_to_end(model, corpus: Path, warmup: Path, scratch: Path, settings: BenchSettings) -> dict:
     time_tag(model, warmup, scratch, settings.batch_size)
     runs = [time_tag(model, corpus, scratch, settings.batch_size) for _ in range(settings.repeats)]
     return {"sentences_per_s": median_rate([run[:2] for run in runs]), "sentences": runs[0][1],
-            "runs_s": [round(run[0], 3) for run in runs], "segmentation_worker": [run[2] for run in runs]}
+            "runs_s": [round(run[0], 3) for run in runs], "segmentation_workers": [run[2] for run in runs]}
 
 
 def pipeline_rate(bundle, sentences: list[str], repeats: int) -> dict:
@@ -453,10 +454,12 @@ def tag_path_proba(est, task: str, texts: list[str]):
     tagger = Tagger(ModelBundle(TRANSFORMER_FAMILY, {task: est}))
     try:
         with torch_threads(1 if tagger.inference_threads > 1 else None):
-            rows = tagger.predict(list(texts))
+            values = tagger.predict(list(texts))
     finally:
         tagger.close()
-    return np.asarray([[row[f"p_{task}_{c}"] for c in est.classes_] for row in rows], dtype=float)
+    columns = tagger.model.prediction_columns
+    picked = [columns.index(f"p_{task}_{c}") for c in est.classes_]
+    return np.asarray([[row[i] for i in picked] for row in values], dtype=float)
 
 
 def inference_path_f1(root: Path, n_splits: int = 5, params: dict | None = None,
@@ -663,18 +666,29 @@ def _remove_tree(path: Path) -> None:
 # --------------------------------------------------------------------------- report
 
 
+def split_note(workers: Sequence[int]) -> str:
+    """Where the runs read and split documents: ``splitting in 2 worker processes``,
+    ``splitting in-process``, or how many runs did which."""
+    def where(n):
+        return "in-process" if n == 0 else f"in {n} worker process{'es' if n > 1 else ''}"
+
+    kinds = Counter(workers)
+    if len(kinds) == 1:
+        return f"splitting {where(workers[0])}"
+    return "splitting " + ", ".join(f"{where(n)} in {c} of {len(workers)} runs" for n, c in sorted(kinds.items()))
+
+
 def to_markdown(report: dict, command: str | None = None) -> str:
     """The report as a Markdown table plus the machine and versions."""
     s = report["settings"]
     lines = ["| measurement | family / model | sentences | sentences/s | notes |", "|---|---|---:|---:|---|"]
     for family, r in report["families"].items():
         runs = ", ".join(f"{x:.2f}" for x in r["runs_s"])
-        worker = r.get("segmentation_worker") or []
-        split = ("; splitting in a second process" if all(worker) else "; splitting in-process" if not any(worker)
-                 else f"; splitting in a second process in {sum(worker)} of {len(worker)} runs")
+        worker = r.get("segmentation_workers") or []
+        split = "; " + split_note(worker) if worker else ""
         lines.append(f"| end to end `tag` (JSONL file in → JSONL file out) | {family} | {r['sentences']:,} | "
                      f"{r['sentences_per_s']:,.0f} | median of {len(r['runs_s'])} after a warm-up (runs: {runs} s"
-                     f"{split if worker else ''}) |")
+                     f"{split}) |")
     if report.get("pipeline"):
         p, c = report["pipeline"], report["ceiling"]
         lines.append(f"| peer: `transformers.pipeline(\"text-classification\", batch_size=64)` | {TRANSFORMER_FAMILY} "

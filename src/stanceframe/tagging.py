@@ -39,7 +39,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Iterable, Iterator, Sequence
 
-from stanceframe.corpus import Document, Sentence, Skipped, expand_inputs, read_path, read_stdin, segment
+from stanceframe.corpus import (RECORD_SUFFIXES, Document, Sentence, Skipped, expand_inputs, read_path, read_stdin,
+                               segment)
 from stanceframe.errors import DataFileError, ModelFolderError, StanceframeError
 
 FORMATS = ("jsonl", "csv", "parquet")
@@ -161,22 +162,34 @@ def iter_documents(
     text_field: str = "text",
     id_field: str = "id",
     stdin: IO[bytes] | None = None,
-) -> Iterator[Document | Skipped]:
-    """Documents of the resolved inputs, one at a time, in order."""
+    wanted=None,
+) -> Iterator[Document | Skipped | None]:
+    """Documents of the resolved inputs, one at a time, in order. ``wanted(i)``: whether
+    item ``i`` (0-based, in input order) is needed; a text file whose single item is not
+    is yielded as ``None``, unread (record files are always read: their items are only
+    known by reading them)."""
+    index = 0
     for item in resolved:
         if isinstance(item, Skipped):
             yield item
+            index += 1
             continue
         path, root = item
         if str(path) == "-":
             yield from stdin_documents(stdin, text_field=text_field, id_field=id_field)
             continue
+        if wanted is not None and not wanted(index) and Path(path).suffix.lower() not in RECORD_SUFFIXES:
+            yield None  # read_path gives exactly one item for a text file
+            index += 1
+            continue
         produced = False
         for doc in read_path(path, text_field=text_field, id_field=id_field, root=root):
             produced = True
             yield doc
+            index += 1
         if not produced:
             yield Skipped(str(path), None, "empty file (no records)")
+            index += 1
 
 
 def stdin_documents(stream: IO[bytes] | None = None, *, text_field: str = "text", id_field: str = "id"):
@@ -281,7 +294,7 @@ class Tagger:
 
     def windows(self, items: Iterable, *, prepared: bool = False) -> Iterator[Window]:
         """Windows of tagged items; ``prepared``: ``items`` already are ``_prepare``'s
-        (item, units) entries (made ahead by :func:`prepared_in_worker`)."""
+        (item, units) entries (made ahead by :func:`prepared_in_workers`)."""
         pending: list[tuple[Document | Skipped, list[Sentence]]] = []
         n_sentences = 0
         for entry in (items if prepared else map(self._prepare, items)):
@@ -301,27 +314,28 @@ class Tagger:
             texts = [(str(item.meta[self.target_field]), u.text) for item, units in pending for u in units]
         else:
             texts = [u.text for _, units in pending for u in units]
-        flat = self.predict(texts)
+        values = self.predict(texts)
         results, k = [], 0
         for item, units in pending:
             if isinstance(item, Skipped):
                 results.append(item)
                 continue
             target = str(item.meta[self.target_field]) if self.target_field else None
-            rows = [self.row(u, flat[k + i], target) for i, u in enumerate(units)]
+            rows = [self.row(u, v, target) for u, v in zip(units, values[k:k + len(units)])]
             k += len(units)
             results.append(TaggedDocument(item, rows))
         return Window(len(pending), results)
 
-    def predict(self, texts: Sequence[str]) -> list[dict]:
-        """``model.predict_flat`` in batches of similar length; results in ``texts`` order.
+    def predict(self, texts: Sequence[str]) -> list[tuple]:
+        """``model.predict_values`` (labels, then probabilities: the model's
+        ``prediction_columns``) in batches of similar length; results in ``texts`` order.
         With ``inference_threads`` > 1, that many batches run at once (see
         :func:`batch_parallel_inference`)."""
-        out: list[dict] = [{}] * len(texts)
+        out: list[tuple] = [()] * len(texts)
         batches = batches_by_length(self.model, texts, self.batch_size)
 
         def run(idx):
-            return idx, self.model.predict_flat([texts[i] for i in idx])
+            return idx, self.model.predict_values([texts[i] for i in idx])
 
         for idx, preds in self._map(run, batches):
             for i, pred in zip(idx, preds):
@@ -343,15 +357,13 @@ class Tagger:
             pool.shutdown()
             self._pool = None
 
-    def row(self, unit: Sentence, pred: dict, target: str | None = None) -> dict:
-        row = {
-            "doc_id": unit.doc_id, "id": unit.id, "paragraph": unit.paragraph, "sentence": unit.sentence,
-            "start": unit.start, "end": unit.end, "text": unit.text,
-        }
+    def row(self, unit: Sentence, values: tuple, target: str | None = None) -> dict:
+        """The output row of ``unit`` given its :meth:`predict` values, keys in ``columns`` order."""
         if self.target_field:
-            row["target"] = target
-        row.update(pred)  # labels then probabilities, in sentence_columns order (predict_flat)
-        return row
+            return dict(zip(self.columns, (unit.doc_id, unit.id, unit.paragraph, unit.sentence, unit.start,
+                                           unit.end, unit.text, target, *values)))
+        return dict(zip(self.columns, (unit.doc_id, unit.id, unit.paragraph, unit.sentence, unit.start,
+                                       unit.end, unit.text, *values)))
 
 
 def prepare_item(item: Document | Skipped, *, unit: str = "document", strict: bool = False,
@@ -439,31 +451,33 @@ class torch_threads:
             torch.set_num_threads(self.before)
 
 
-# --------------------------------------------------------------------------- segmentation worker
+# --------------------------------------------------------------------------- segmentation workers
 
-WORKER_MESSAGE_ITEMS = 32  # input items per message from the segmentation worker...
-WORKER_MESSAGE_SENTENCES = 512  # ...or fewer when their sentences reach this
+WORKER_CHUNK_ITEMS = 32  # input items per message; worker k of n splits chunks k, k + n, k + 2n...
 
 
-def segmentation_worker_wanted(unit: str, workers: int | None = None) -> bool:
-    """Whether ``run_tag`` reads and splits documents in a second process while it predicts
-    and writes in this one: with ``--unit document`` where ``fork`` exists, on two or more
-    usable cores with one of them idle (:func:`other_runnable_threads` at most cores - 2), unless
-    ``workers`` says (0: never, 1: always) or ``STANCEFRAME_SEGMENT_WORKER`` does."""
+def segmentation_workers(unit: str, workers: int | None = None) -> int:
+    """How many forked processes read and split documents while this one predicts and
+    writes: none for ``--unit record`` or where ``fork`` is missing; else ``workers`` when
+    given, else ``STANCEFRAME_SEGMENT_WORKERS``, else one on two or more usable cores with
+    one of them idle (:func:`other_runnable_threads` at most cores - 2), none otherwise.
+    One by default: on 2 cores a second worker made tfidf tagging slower (the README's
+    Speed section); more can pay on machines with more cores, where splitting is the
+    slower half."""
     import multiprocessing
 
     if unit != "document" or "fork" not in multiprocessing.get_all_start_methods():
-        return False
+        return 0
     if workers is not None:
-        return workers > 0
-    env = os.environ.get("STANCEFRAME_SEGMENT_WORKER")
-    if env is not None:
-        return env.strip().lower() not in ("", "0", "false", "no")
+        return max(0, int(workers))
+    env = os.environ.get("STANCEFRAME_SEGMENT_WORKERS", "").strip()
+    if env.isdigit():
+        return int(env)
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    # a second process only pays when a core is idle: on a busy machine both processes get
-    # a fraction of a core and the extra pickling makes the run slower (measured: 11.4k
-    # vs 9.0k sentences/s with tfidf at load average 2.5 on 2 cores); same bytes either way
-    return cores >= 2 and other_runnable_threads() <= cores - 2
+    # a worker only pays when a core is idle: on a busy machine both processes get a
+    # fraction of a core and the extra pickling makes the run slower (measured: 11.4k vs
+    # 9.0k sentences/s with tfidf at load average 2.5 on 2 cores); same bytes either way
+    return 1 if cores >= 2 and other_runnable_threads() <= cores - 2 else 0
 
 
 def other_runnable_threads(samples: int = 5, interval: float = 0.002) -> float:
@@ -486,51 +500,67 @@ def other_runnable_threads(samples: int = 5, interval: float = 0.002) -> float:
     return max(0, counts[len(counts) // 2] - 1)
 
 
-def prepared_in_worker(tagger: "Tagger", make_items) -> Iterator[tuple]:
-    """``tagger._prepare(item)`` for each item of ``make_items()``, in order, computed in a
-    forked child process (reading and sentence splitting) while this process predicts and
-    writes. One pipe, child to parent: when this process falls behind, the child blocks on
-    a full pipe, so memory stays bounded; if this process dies the child's next write fails
-    and it exits. The entries are exactly those of the in-process path, so windows, rows
-    and ``--resume`` are unchanged."""
+def prepared_in_workers(tagger: "Tagger", make_items, n_workers: int, first_item: int = 0) -> Iterator[tuple]:
+    """``tagger._prepare(item)`` for each item of ``make_items()``, in order, computed in
+    ``n_workers`` forked child processes (reading and sentence splitting) while this process
+    predicts and writes. Items go by chunks of :data:`WORKER_CHUNK_ITEMS` (counted from the
+    first input item, ``first_item`` being the index of the first one ``make_items`` gives):
+    worker k splits chunks k, k + n, ... and this process reads the chunks from the workers'
+    pipes in turn, so the order is the input's. Every worker goes through all the inputs
+    but only reads the text files and splits the documents of its own chunks
+    (``make_items(wanted)``). One pipe per worker, child to parent: when this process falls
+    behind, a child blocks on a full pipe, so memory stays bounded; if this process dies a
+    child's next write fails and it exits. The entries are exactly those of the in-process
+    path, so windows, rows and ``--resume`` are unchanged."""
     import multiprocessing
 
     from stanceframe.corpus import sentence_tokenizer
 
-    sentence_tokenizer()  # built once, inherited by the child
+    sentence_tokenizer()  # built once, inherited by the children
     ctx = multiprocessing.get_context("fork")
-    receiver, sender = ctx.Pipe(duplex=False)
-    _widen_pipe(sender)
-    proc = ctx.Process(target=_segmentation_worker, args=(tagger, make_items, receiver, sender), daemon=True,
-                       name="stanceframe-segmentation")
-    proc.start()
-    sender.close()
+    procs, receivers = [], []
     try:
+        for k in range(n_workers):
+            receiver, sender = ctx.Pipe(duplex=False)
+            _widen_pipe(sender)
+            proc = ctx.Process(target=_segmentation_worker, daemon=True, name=f"stanceframe-segmentation-{k}",
+                               args=(tagger, make_items, receivers + [receiver], sender, k, n_workers, first_item))
+            proc.start()
+            sender.close()
+            procs.append(proc)
+            receivers.append(receiver)
+        chunk = first_item // WORKER_CHUNK_ITEMS
         while True:
+            k = chunk % n_workers
             try:
-                kind, payload = receiver.recv()
+                kind, payload = receivers[k].recv()
             except EOFError:
-                proc.join(5)
-                raise StanceframeError(f"tag: the segmentation worker stopped unexpectedly (exit code "
-                                       f"{proc.exitcode}); STANCEFRAME_SEGMENT_WORKER=0 splits in this process") from None
+                procs[k].join(5)
+                raise StanceframeError(f"tag: a segmentation worker stopped unexpectedly (exit code "
+                                       f"{procs[k].exitcode}); STANCEFRAME_SEGMENT_WORKERS=0 splits in this "
+                                       f"process") from None
             if kind == "entries":
                 yield from payload
+                chunk += 1
             elif kind == "error":
-                raise RuntimeError(f"tag: the segmentation worker failed:\n{payload}")
-            else:
+                raise RuntimeError(f"tag: a segmentation worker failed:\n{payload}")
+            else:  # "done": worker k has no chunk `chunk`, so no chunk is left
                 break
     finally:
-        receiver.close()
-        if proc.is_alive():
-            proc.terminate()
-        proc.join(5)
+        for receiver in receivers:
+            receiver.close()
+        for proc in procs:
+            if proc.is_alive():
+                proc.terminate()
+        for proc in procs:
+            proc.join(5)
 
 
 WORKER_PIPE_BYTES = 1 << 20  # Linux's default pipe-max-size
 
 
 def _widen_pipe(connection, size: int = WORKER_PIPE_BYTES) -> None:
-    """Let the worker run about a megabyte (a few windows) ahead instead of the default
+    """Let a worker run about a megabyte (a few windows) ahead instead of the default
     64 KiB, less than one message: with the default the worker blocked on a full pipe
     while this process predicted, then this process waited while the worker split the
     next message, so the two mostly took turns. Linux only; elsewhere the default stays."""
@@ -542,22 +572,30 @@ def _widen_pipe(connection, size: int = WORKER_PIPE_BYTES) -> None:
         pass
 
 
-def _segmentation_worker(tagger: "Tagger", make_items, receiver, sender) -> None:
+def _segmentation_worker(tagger: "Tagger", make_items, receivers, sender, k: int, n_workers: int,
+                         first_item: int) -> None:
     import signal
     import traceback
 
-    receiver.close()
+    for receiver in receivers:  # the parent's ends (this worker's and the earlier workers')
+        receiver.close()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     _exit_with_parent()
+
+    def mine(index: int) -> bool:
+        return (index // WORKER_CHUNK_ITEMS) % n_workers == k
+
     try:
-        batch, n = [], 0
-        for item in make_items():
-            entry = tagger._prepare(item)
-            batch.append(entry)
-            n += len(entry[1])
-            if len(batch) >= WORKER_MESSAGE_ITEMS or n >= WORKER_MESSAGE_SENTENCES:
+        batch, current = [], None
+        for index, item in enumerate(make_items(mine), start=first_item):
+            if not mine(index):
+                continue
+            chunk = index // WORKER_CHUNK_ITEMS
+            if batch and chunk != current:
                 sender.send(("entries", batch))
-                batch, n = [], 0
+                batch = []
+            current = chunk
+            batch.append(tagger._prepare(item))
         if batch:
             sender.send(("entries", batch))
         sender.send(("done", None))
@@ -886,7 +924,7 @@ class TagSummary:
     run_sentences: int = 0  # sentences tagged by this run (for the rate)
     output: str | None = None
     already_complete: bool = False
-    segmentation_worker: bool = False  # reading and splitting ran in a second process
+    segmentation_workers: int = 0  # processes that read and split documents (0: this one did)
 
     def skip(self, item: Skipped) -> None:
         self.skipped += 1
@@ -1002,8 +1040,8 @@ def run_tag(
 ) -> TagSummary:
     """Tag every input with ``model`` and write rows (see the module docstring for the
     resume design). Skipped inputs and warnings are reported one line each on ``stderr``.
-    ``workers``: 1 reads and splits documents in a second process (the default on two or
-    more cores, see :func:`segmentation_worker_wanted`), 0 in this one."""
+    ``workers``: how many forked processes read and split documents (default: see
+    :func:`segmentation_workers`); 0: this one does."""
     check_options(fmt=fmt, per=per, unit=unit, out=out, resume=resume, batch_size=batch_size)
     resolved = resolve_inputs(paths)
     tagger = Tagger(model, unit=unit, batch_size=batch_size, strict=strict, window_items=window_items,
@@ -1030,14 +1068,14 @@ def run_tag(
         consumed = summary.resumed_items = point.consumed
         summary.add_counts(point.counts)
 
-    def make_items():
-        items = iter_documents(resolved, text_field=text_field, id_field=id_field, stdin=stdin)
+    def make_items(wanted=None):
+        items = iter_documents(resolved, text_field=text_field, id_field=id_field, stdin=stdin, wanted=wanted)
         return itertools.islice(items, consumed, None)  # what the earlier run committed
 
     reads_stdin = any(not isinstance(item, Skipped) and str(item[0]) == "-" for item in resolved)
-    use_worker = segmentation_worker_wanted(unit, workers) and not reads_stdin  # a child gets no stdin
-    worker = prepared_in_worker(tagger, make_items) if use_worker else None
-    summary.segmentation_worker = worker is not None
+    n_workers = 0 if reads_stdin else segmentation_workers(unit, workers)  # a child gets no stdin
+    worker = prepared_in_workers(tagger, make_items, n_workers, consumed) if n_workers else None
+    summary.segmentation_workers = n_workers
     windows = tagger.windows(worker, prepared=True) if worker is not None else tagger.windows(make_items())
     bar = Progress(progress, stderr)
     started = time.perf_counter()

@@ -223,7 +223,7 @@ def split_inputs(X) -> tuple[list[str], list[str | None] | None]:
     is None when no element is a pair."""
     if isinstance(X, str):
         raise TypeError("X must be a sequence of texts or (target, text) pairs, not one string")
-    if isinstance(X, list) and all(type(x) is str for x in X):  # plain texts: the common case, fast
+    if isinstance(X, list) and set(map(type, X)) <= {str}:  # plain texts: the common case, fast
         return list(X), None
     texts: list[str] = []
     targets: list[str | None] = []

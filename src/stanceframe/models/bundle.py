@@ -76,20 +76,27 @@ class ModelBundle:
         the tasks share one family and so one tokenizer)."""
         return next(iter(self.estimators.values())).sort_lengths(texts)
 
-    def predict_flat(self, texts: Sequence[str]) -> list[dict]:
-        """One flat record per text: every task's label (``<task>``), then every task's
-        ``p_<task>_<label>`` probabilities as Python floats: the column convention (and
-        order) shared by ``tag``, MLflow serving and Spark."""
+    @property
+    def prediction_columns(self) -> list[str]:
+        """What :meth:`predict_values` gives per text: every task's label (``<task>``), then
+        every task's ``p_<task>_<label>``, labels in :meth:`classes` order: the column
+        convention (and order) shared by ``tag``, MLflow serving and Spark."""
+        return self.tasks + [f"p_{task}_{label}" for task in self.tasks for label in self.classes(task)]
+
+    def predict_values(self, texts: Sequence[str]) -> list[tuple]:
+        """One tuple per text in :attr:`prediction_columns` order; probabilities as Python
+        floats (``tolist``: the floats ``float()`` gives)."""
         preds = self.predict(texts)
-        rows: list[dict] = [{} for _ in range(len(texts))]
-        for task, pred in preds.items():
-            for row, label in zip(rows, pred.labels):
-                row[task] = label
-        for task, pred in preds.items():
-            keys = [f"p_{task}_{label}" for label in pred.classes]
-            for row, probs in zip(rows, pred.proba.tolist()):  # tolist: the floats float() gives
-                row.update(zip(keys, probs))
-        return rows
+        if not len(texts):
+            return []
+        labels = [pred.labels for pred in preds.values()]
+        proba = np.hstack([pred.proba for pred in preds.values()]).tolist()
+        return [(*task_labels, *probs) for task_labels, probs in zip(zip(*labels), proba)]
+
+    def predict_flat(self, texts: Sequence[str]) -> list[dict]:
+        """:meth:`predict_values` as one record per text (keys: :attr:`prediction_columns`)."""
+        columns = self.prediction_columns
+        return [dict(zip(columns, values)) for values in self.predict_values(texts)]
 
     def save(self, path: str | Path, **manifest_extra) -> Path:
         path = Path(path)

@@ -16,11 +16,8 @@ default; see the README).
 
 from __future__ import annotations
 
-import itertools
 import json
-import re
 import threading
-from itertools import repeat
 from pathlib import Path
 from typing import Sequence
 
@@ -53,30 +50,26 @@ from stanceframe.models.linear import (
     read_array,
     save_head,
 )
+from stanceframe.models.word_ngrams import BatchTokens, NgramIndex, batch_tokens
 
 CHAR_NGRAM_RANGE = (2, 5)
 
 
 SKLEARN_TOKEN_PATTERN = r"(?u)\b\w\w+\b"
-# the same tokens, found faster: left to right, each try of \w\w+ starts at the beginning of
-# a run of word characters (no earlier match can end inside one) and takes all of it, so
-# the \b on either side always holds (tests/test_models.py compares the two)
-_TOKENS = re.compile(r"\w\w+")
 _LAST_TOKENS = threading.local()  # the last batch's tokens, shared by the tasks of a bundle
 _LAST_FEATURES = threading.local()  # ...and its tf-idf matrix, when their vectorizers are the same
 
 
 def fast_transform(vec: TfidfVectorizer, texts: list[str]):
     """``vec.transform(texts)``, the same matrix bit for bit, faster for the word
-    analyzer these families build. sklearn joins every n-gram of every text into a string
-    and looks each one up in a Python loop; here the tokens of a batch are looked up once
-    (:class:`NgramIndex`: an integer per vocabulary token), each n-gram becomes one
-    integer computed for the whole batch at once with numpy, and the known n-grams are
-    found by binary search in the vocabulary's sorted integers. The tokens of a batch are
-    computed once for all the tasks of a bundle (both tasks score the same batch; when
-    their vectorizers are equal the whole matrix is reused), and the tf-idf weighting is
-    ``TfidfTransformer.transform``'s operations. Other analyzers (char n-grams), and
-    vocabularies too large for 64-bit n-gram keys, go to sklearn."""
+    analyzer these families build. sklearn makes a Python string of every token and every
+    n-gram of every text and looks each one up in a loop; here (``word_ngrams``) the
+    tokens of the batch are found, identified and combined into n-grams with numpy, and
+    the known n-grams are found by binary search in the vocabulary's sorted numbers. The
+    tokens of a batch are computed once for all the tasks of a bundle (both tasks score
+    the same batch; when their vectorizers are equal the whole matrix is reused), and the
+    tf-idf weighting is ``TfidfTransformer.transform``'s operations. Other analyzers (char
+    n-grams), and vocabularies too large for 64-bit n-gram numbers, go to sklearn."""
     index = ngram_index(vec) if _plain_word_analyzer(vec) else None
     if index is None:
         return vec.transform(texts)
@@ -84,8 +77,7 @@ def fast_transform(vec: TfidfVectorizer, texts: list[str]):
     last = getattr(_LAST_FEATURES, "value", None)
     if last is not None and last[0] == key and last[1] == texts:
         return last[2].copy()  # the other task's vectorizer is the same (fitted on the same texts)
-    tokens, lengths = _batch_tokens(texts)
-    rows, cols = index.lookup(tokens, lengths)
+    rows, cols = index.lookup(_batch_tokens(texts), len(texts))
     counts = sp.csr_matrix((np.ones(len(cols), dtype=np.float64), (rows, cols)),
                            shape=(len(texts), len(vec.vocabulary_)), dtype=np.float64)
     counts.sum_duplicates()  # canonical: summed counts, sorted columns (what sklearn builds)
@@ -94,98 +86,26 @@ def fast_transform(vec: TfidfVectorizer, texts: list[str]):
     return features
 
 
-class NgramIndex:
-    """A word vocabulary (``"term"`` or ``"term term ..."`` -> column) as integers: each
-    token of a vocabulary term gets an id 1..T (0: any other token), an n-gram of ids is
-    the base-(T+1) number of its digits, and per n the vocabulary's n-gram numbers are
-    kept sorted with their columns. An n-gram of a text is in the vocabulary exactly
-    when its number is among them (tokens hold no spaces, so joining them is one-to-one;
-    a number with a 0 digit is in no vocabulary)."""
-
-    def __init__(self, vocabulary: dict[str, int], ngram_max: int):
-        self.ngram_max = int(ngram_max)
-        terms = [(term.split(" "), int(col)) for term, col in vocabulary.items()]
-        terms = [(parts, col) for parts, col in terms if len(parts) <= self.ngram_max]
-        self.token_ids: dict[str, int] = {}
-        for parts, _ in terms:
-            for part in parts:
-                self.token_ids.setdefault(part, len(self.token_ids) + 1)
-        self.base = len(self.token_ids) + 1
-        if not self.fits:
-            return
-        self.unigram_cols = np.full(self.base, -1, dtype=np.int64)  # token id -> column (-1: none)
-        keyed: dict[int, list[tuple[int, int]]] = {n: [] for n in range(2, self.ngram_max + 1)}
-        for parts, col in terms:
-            ids = [self.token_ids[part] for part in parts]
-            if len(ids) == 1:
-                self.unigram_cols[ids[0]] = col
-            else:
-                number = 0
-                for i in ids:
-                    number = number * self.base + i
-                keyed[len(ids)].append((number, col))
-        self.keys, self.cols = {}, {}
-        for n, pairs in keyed.items():
-            pairs.sort()
-            self.keys[n] = np.array([k for k, _ in pairs], dtype=np.int64)
-            self.cols[n] = np.array([c for _, c in pairs], dtype=np.int64)
-
-    @property
-    def fits(self) -> bool:
-        """Whether every n-gram number stays below 2**63 (up to ~2 million distinct tokens
-        for trigrams); when not, the caller uses sklearn's own transform."""
-        return self.base ** max(1, self.ngram_max) < 2**63
-
-    def lookup(self, tokens: list[str], lengths: list[int]) -> tuple[np.ndarray, np.ndarray]:
-        """(row, column) of every vocabulary n-gram of a batch, given its texts' tokens in
-        one flat list and how many each text has; a repeated n-gram appears once per time."""
-        total = len(tokens)
-        ids = np.fromiter(map(self.token_ids.get, tokens, repeat(0, total)), dtype=np.int64, count=total)
-        lengths = np.asarray(lengths, dtype=np.int64)
-        row_of = np.repeat(np.arange(len(lengths), dtype=np.int64), lengths)
-        cols = self.unigram_cols[ids]
-        known = cols >= 0
-        rows_out, cols_out = [row_of[known]], [cols[known]]
-        if self.ngram_max >= 2 and total:
-            # tokens left in its text from each position (itself included)
-            left = np.repeat(np.cumsum(lengths), lengths) - np.arange(total, dtype=np.int64)
-            number = ids
-            for n in range(2, self.ngram_max + 1):
-                number = number[:-1] * self.base + ids[n - 1:]  # the n-gram starting at each position
-                keys = self.keys[n]
-                if not len(keys) or not len(number):
-                    continue
-                at = np.minimum(np.searchsorted(keys, number), len(keys) - 1)
-                hit = (keys[at] == number) & (left[: len(number)] >= n)
-                rows_out.append(row_of[: len(number)][hit])
-                cols_out.append(self.cols[n][at[hit]])
-        return np.concatenate(rows_out), np.concatenate(cols_out)
-
-
 def ngram_index(vec: TfidfVectorizer) -> NgramIndex | None:
     """``vec``'s :class:`NgramIndex`, built once per fitted vectorizer; ``None`` when its
-    vocabulary is too large for 64-bit n-gram numbers."""
+    vocabulary is too large for 64-bit n-gram numbers (or, never seen, two of its tokens
+    share a hash)."""
     cached = getattr(vec, "_stanceframe_ngram_index", None)
     if cached is None or cached[0] is not vec.vocabulary_:
-        ngram_max = int(vec.ngram_range[1])
-        index = NgramIndex(vec.vocabulary_, ngram_max)
+        index = NgramIndex(vec.vocabulary_, int(vec.ngram_range[1]))
         cached = (vec.vocabulary_, index if index.fits else None)
         vec._stanceframe_ngram_index = cached
     return cached[1]
 
 
-def _batch_tokens(texts: list[str]) -> tuple[list[str], list[int]]:
-    """(the tokens of all ``texts``, one flat list; how many each text has), as sklearn's
-    word analyzer makes them (lowercased, its default token pattern); the previous call's
-    result when the batch is the same."""
+def _batch_tokens(texts: list[str]) -> BatchTokens:
+    """``batch_tokens(texts)``; the previous call's result when the batch is the same."""
     last = getattr(_LAST_TOKENS, "value", None)
     if last is not None and last[0] == texts:
-        return last[1], last[2]
-    per_text = list(map(_TOKENS.findall, map(str.lower, texts)))
-    lengths = list(map(len, per_text))
-    tokens = list(itertools.chain.from_iterable(per_text))
-    _LAST_TOKENS.value = (list(texts), tokens, lengths)
-    return tokens, lengths
+        return last[1]
+    tokens = batch_tokens(texts)
+    _LAST_TOKENS.value = (list(texts), tokens)
+    return tokens
 
 
 def _vectorizer_key(vec: TfidfVectorizer) -> tuple:
