@@ -579,7 +579,7 @@ tricky = ["U.S.", "No.", "no.", "Mr.", "J.", "5.", "...", "..", "?", "!", "?!", 
           "St.", "a.", "A.", "--", "\\u201c", "\\u201d", "\\xab", "\\xbb", ";", ":", ",", ".", "1990s.", "vs.", "p.m.",
           "S.", "Bach", "The", "the", "In", "it.", "ex-U.S.", "[", "]", "\\u2019", "etc.", "\\u2026", "A.B.", "(a)",
           '?"', '."', ".)", "!'", "i.", "II.", "Nos.", "\\u00e9.", "e\\u0301."]
-seps = [" ", " ", " ", "", "  ", "\\n", "\\t", "\\u00a0", "\\x1c", "\\r\\n", " \\n \\n", "\\u2029"]
+seps = [" ", " ", " ", "", "  ", "\\n", "\\t", "\\u00a0", "\\x1c", "\\r\\n", " \\n \\n", "\\u2029", "\\x0c"]
 rng = random.Random(7)
 for a, b in sorted(fast._params.collocations)[:300]:  # word pairs that make "a. b" an abbreviation
     texts += [f"It was {{a}}. {{b}} said.", f"It was {{a.capitalize()}}. {{b.capitalize()}} said."]

@@ -188,6 +188,44 @@ def _fast_punkt_class():
                     toks += self._word_re.findall(line)
             return any(self._breaks_before(toks[i], toks[i + 1]) for i in range(len(toks) - 1))
 
+        def span_tokenize(self, text: str, realign_boundaries: bool = True):
+            if realign_boundaries and self._shortcuts:
+                return iter(self.sentence_spans(text))
+            return super().span_tokenize(text, realign_boundaries)
+
+        def sentence_spans(self, text: str) -> list[tuple[int, int]]:
+            """``list(span_tokenize(text))``: nltk's ``_slices_from_text`` and
+            ``_realign_boundaries`` in one loop over plain (start, end) pairs instead of
+            three layers of generators of slices."""
+            if not self._shortcuts:
+                return list(super().span_tokenize(text))
+            slices, last_break = [], 0
+            for match, context in self._match_potential_end_contexts(text):
+                if self.text_contains_sentbreak(context):
+                    slices.append((last_break, match.end()))
+                    # the next sentence starts after whitespace, or at the following punctuation
+                    last_break = match.start("next_tok") if match.group("next_tok") else match.end()
+            slices.append((last_break, len(text.rstrip())))  # no trailing whitespace
+            spans, realign, pattern = [], 0, self._realign_re
+            for i, (start, end) in enumerate(slices):
+                start += realign
+                if i + 1 == len(slices):
+                    if text[start:end]:
+                        spans.append((start, end))
+                    break
+                next_start, next_end = slices[i + 1]
+                m = None
+                if text[next_start:next_start + 1] in _REALIGN_FIRST and next_start < next_end:
+                    m = pattern.match(text[next_start:next_end])
+                if m:
+                    spans.append((start, next_start + len(m.group(0).rstrip())))
+                    realign = m.end()
+                else:
+                    realign = 0
+                    if text[start:end]:
+                        spans.append((start, end))
+            return spans
+
         def _match_potential_end_contexts(self, text: str):
             """nltk's method, with the period-context regex tried only where a sentence-end
             character is (each of its matches consumes exactly that character, so these are
@@ -198,13 +236,17 @@ def _fast_punkt_class():
             match_at = self._period_context_re.match
             previous_slice = slice(0, 0)
             previous_match = None
+            only_spaces = not any(c in text for c in _ASCII_WHITESPACE[1:])  # then " " is the last whitespace
             for candidate in _SENT_END.finditer(text):
                 match = match_at(text, candidate.start())
                 if match is None:
                     continue
                 start = match.start()
                 stop = previous_slice.stop
-                index = max(text.rfind(c, stop, start) for c in _ASCII_WHITESPACE)
+                if only_spaces:
+                    index = text.rfind(" ", stop, start)
+                else:
+                    index = max(text.rfind(c, stop, start) for c in _ASCII_WHITESPACE)
                 index = index - stop if index >= 0 else 0  # nltk: index in text[stop:start], 0 if none
                 index = index + stop + 1 if index else previous_slice.start
                 prev_word_slice = slice(index, start)
@@ -288,7 +330,7 @@ def split_sentences(text: str) -> list[tuple[int, int]]:
     """Character spans of the sentences of ``text`` (a paragraph)."""
     spans = []
     raw: list[tuple[int, int]] = []
-    for start, end in sentence_tokenizer().span_tokenize(text):
+    for start, end in sentence_tokenizer().sentence_spans(text):
         if raw and text[start:start + 1].isdigit() and _NUMBER_SIGN.search(text[raw[-1][0]:raw[-1][1]]):
             raw[-1] = (raw[-1][0], end)  # "No. | 5 Downing Street" is one sentence
         else:

@@ -1,10 +1,13 @@
 """The MLflow pyfunc model of a stanceframe model folder, logged as *code* (MLflow's
 models-from-code), so logging and loading never pickle anything.
 
-``mlflow.pyfunc.load_model(uri).predict(df)`` takes a DataFrame with a ``text`` column (or
-a list of strings) and returns a DataFrame with, per row, every task's label and the
-``p_<task>_<label>`` probabilities: the same columns as ``stanceframe tag --unit record``.
-A target-aware model (manifest ``target_field``) also reads that column of the DataFrame.
+``mlflow.pyfunc.load_model(uri).predict(df)`` takes a DataFrame with a ``text`` column (the
+signature MLflow infers from the logged input example requires it: a bare list of strings is
+refused by MLflow's schema check before it gets here) and returns a DataFrame with, per row,
+every task's label and the ``p_<task>_<label>`` probabilities: the same columns as
+``stanceframe tag --unit record``. A target-aware model (manifest ``target_field``) also
+reads that column of the DataFrame. ``StanceframePyfunc.predict`` itself, called directly,
+also takes a dict with a ``text`` list or a list of strings.
 """
 
 from __future__ import annotations
