@@ -94,3 +94,18 @@ def project(tmp_path, monkeypatch):
     # mlflow.set_tracking_uri() exports MLFLOW_TRACKING_URI; never let one test's server leak
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     return tmp_path
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory):
+    """A real tfidf-logreg model folder fitted on the gold sentences (one per test module)."""
+    from tagging_support import build_model
+
+    return build_model(tmp_path_factory.mktemp("model") / "tfidf")
+
+
+@pytest.fixture(scope="module")
+def model(model_dir):
+    from stanceframe.tagging import load_model
+
+    return load_model(str(model_dir))

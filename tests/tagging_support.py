@@ -16,6 +16,13 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 STANCEFRAME = [sys.executable, "-m", "stanceframe"]
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+# a short article of three paragraphs: restraint, a two-sentence paragraph, Russian framing
+ARTICLE = (
+    "Seoul refuses lethal aid.\n\n"
+    "South Korea said it would only send humanitarian aid to Ukraine. The president warned that arms "
+    "supplies would provoke Moscow.\n\n"
+    "Russia's special military operation continues, the Kremlin said."
+)
 
 
 def gold_sentences() -> list[dict]:

@@ -20,19 +20,8 @@ from pathlib import Path
 import pytest
 from bs4 import BeautifulSoup
 
-from tagging_support import REPO, STANCEFRAME, build_model, corpus_records, read_jsonl, run_cli, write_jsonl
+from tagging_support import ARTICLE, REPO, STANCEFRAME, corpus_records, read_jsonl, run_cli, write_jsonl
 
-ARTICLE = (
-    "Seoul refuses lethal aid.\n\n"
-    "South Korea said it would only send humanitarian aid to Ukraine. The president warned that arms "
-    "supplies would provoke Moscow.\n\n"
-    "Russia's special military operation continues, the Kremlin said."
-)
-
-
-@pytest.fixture(scope="module")
-def model_dir(tmp_path_factory):
-    return build_model(tmp_path_factory.mktemp("model") / "tfidf")
 
 
 def no_traceback(proc):

@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 
 from stanceframe.errors import StanceframeError
-from stanceframe.tagging import load_model, model_classes, run_tag, sentence_columns
-from tagging_support import build_model, corpus_records, gold_sentences, read_jsonl, run_cli, write_jsonl
+from stanceframe.tagging import model_classes, run_tag, sentence_columns
+from tagging_support import corpus_records, gold_sentences, read_jsonl, run_cli, write_jsonl
 
 spark_test = pytest.mark.spark
 TOLERANCE = 1e-9
@@ -41,16 +41,6 @@ def spark():
     yield session
     if created:
         session.stop()
-
-
-@pytest.fixture(scope="module")
-def model_dir(tmp_path_factory):
-    return build_model(tmp_path_factory.mktemp("spark-model") / "tfidf")
-
-
-@pytest.fixture(scope="module")
-def model(model_dir):
-    return load_model(str(model_dir))
 
 
 @pytest.fixture(scope="module")

@@ -20,24 +20,8 @@ from stanceframe.tagging import (
     run_tag,
     sentence_columns,
 )
-from tagging_support import build_model, corpus_records, read_jsonl, write_jsonl
+from tagging_support import ARTICLE, corpus_records, read_jsonl, write_jsonl
 
-ARTICLE = (
-    "Seoul refuses lethal aid.\n\n"
-    "South Korea said it would only send humanitarian aid to Ukraine. The president warned that arms "
-    "supplies would provoke Moscow.\n\n"
-    "Russia's special military operation continues, the Kremlin said."
-)
-
-
-@pytest.fixture(scope="module")
-def model_dir(tmp_path_factory):
-    return build_model(tmp_path_factory.mktemp("model") / "tfidf")
-
-
-@pytest.fixture(scope="module")
-def model(model_dir):
-    return load_model(str(model_dir))
 
 
 def tag(paths, model, **kwargs):

@@ -29,7 +29,7 @@ from stanceframe.models import FAMILIES, family_class
 from stanceframe.models.bundle import ModelBundle
 from stanceframe.paths import project_root
 from stanceframe.schema import Schema, default_schema_path, load_schema
-from stanceframe.tracking import CHAMPION_ALIAS, REGISTERED_MODEL_NAME, Tracker, git_commit, resolve_tracking_uri
+from stanceframe.tracking import CHAMPION_ALIAS, REGISTERED_MODEL_NAME, Tracker, git_commit
 
 DEFAULT_CONFIG = Path("training") / "experiments.toml"
 
