@@ -134,6 +134,24 @@ def test_folder_is_recursive_and_glob_ids_are_unique(tmp_path, model):
     assert sorted(r["doc_id"] for r in rows) == ["x__index", "y__z__index"]
 
 
+def test_jsonl_rows_are_compact_utf8_and_every_float_reads_back_the_same():
+    import random
+    import struct
+
+    from stanceframe.tagging import JsonlEncoder
+
+    rng = random.Random(0)
+    floats = [rng.random() for _ in range(3000)] + [rng.random() ** 30 for _ in range(3000)]
+    floats += [struct.unpack("d", rng.randbytes(8))[0] for _ in range(3000)]
+    floats = [f for f in floats if math.isfinite(f)] + [0.0, 1.0, 5e-324, 1e-5, 2.5e-7, 1e16, 0.1]
+    rows = [{"id": f"s{i}", "text": "Seoul’s “no” — é", "p": f, "top": ["a", "b"]} for i, f in enumerate(floats)]
+    data = JsonlEncoder().encode(rows)
+    lines = data.decode("utf-8").splitlines()
+    assert len(lines) == len(rows) and data.endswith(b"\n")
+    assert lines[0].startswith('{"id":"s0","text":"Seoul’s “no” — é","p":')  # compact, UTF-8, keys in order
+    assert [json.loads(line) for line in lines] == rows  # every float exactly
+
+
 def test_jsonl_and_csv_with_named_fields(tmp_path, model):
     write_jsonl(tmp_path / "a.jsonl", [{"key": "k1", "body": ARTICLE}, {"key": "k2", "body": "Seoul refused."}])
     pd.DataFrame([{"key": "c1", "body": ARTICLE}]).to_csv(tmp_path / "b.csv", index=False)

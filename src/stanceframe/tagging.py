@@ -694,9 +694,9 @@ def tag_article(doc: Document, model, *, spec=None, explain: bool = True, top_k:
 
 class JsonlEncoder:
     """Rows as JSON Lines, UTF-8, compact (no spaces after ``,`` and ``:``), keys in row
-    order, floats as the shortest text that reads back as the same float. msgspec's
-    encoder: about ten times the standard library's speed on these rows (the README's
-    Speed section); the same values when read back by any JSON parser."""
+    order, floats as the shortest text that reads back as the same float (msgspec's
+    encoder, much faster than the standard library's on these rows): the same values
+    when read back by any JSON parser."""
 
     def __init__(self):
         import msgspec
