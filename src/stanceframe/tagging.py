@@ -37,7 +37,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Iterable, Iterator, Sequence
+from typing import IO, Callable, Iterable, Iterator, Sequence
 
 from stanceframe.corpus import (RECORD_SUFFIXES, Document, Sentence, Skipped, expand_inputs, read_path, read_stdin,
                                segment)
@@ -162,7 +162,7 @@ def iter_documents(
     text_field: str = "text",
     id_field: str = "id",
     stdin: IO[bytes] | None = None,
-    wanted=None,
+    wanted: Callable[[int], bool] | None = None,
 ) -> Iterator[Document | Skipped | None]:
     """Documents of the resolved inputs, one at a time, in order. ``wanted(i)``: whether
     item ``i`` (0-based, in input order) is needed; a text file whose single item is not

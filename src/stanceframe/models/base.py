@@ -93,6 +93,26 @@ class TextClassifier(ClassifierMixin, BaseEstimator, ABC):
             est._load_weights(path, meta)
         return est
 
+    def _begin_fit(self, X, y, modes: Sequence[str] = TARGET_MODES):
+        """What every family's ``fit`` starts with: ``target_mode`` checked against the
+        family's ``modes``; with ``per-target`` and (target, text) pairs, one model per
+        target is fitted and ``None`` returned (``fit`` then returns ``self``); else
+        ``(texts, targets, y)`` with ``y`` as strings, one per text, and ``classes_`` (its
+        labels, sorted), ``target_models_`` (None), ``targets_`` (the target vocabulary in
+        ``cross`` mode, else []) and, for families with a ``pair`` mode, ``paired_`` set."""
+        check_target_mode(self.target_mode, modes)
+        texts, targets = split_inputs(X)
+        if targets is not None and self.target_mode == "per-target":
+            self._fit_per_target(X, y)
+            return None
+        self.target_models_ = None
+        if "pair" in modes:
+            self.paired_ = targets is not None and self.target_mode == "pair"
+        self.targets_ = fit_target_vocabulary(targets) if self.target_mode == "cross" else []
+        y = string_labels(texts, y)
+        self.classes_ = np.asarray(sorted(set(y)), dtype=object)
+        return texts, targets, y
+
     # ---- one model per target (target_mode="per-target"), for every family
     def _fit_per_target(self, X, y) -> "TextClassifier":
         """One estimator of this family per target (``target_mode="none"``) on that
@@ -100,9 +120,7 @@ class TextClassifier(ClassifierMixin, BaseEstimator, ABC):
         texts, targets = split_inputs(X)
         if targets is None:
             raise ValueError("target_mode='per-target' needs (target, text) pairs")
-        y = np.asarray([str(v) for v in y], dtype=object)
-        if len(texts) != len(y):
-            raise ValueError(f"X has {len(texts)} texts but y has {len(y)} labels")
+        y = string_labels(texts, y)
         self.classes_ = np.asarray(sorted(set(y)), dtype=object)
         self.targets_ = sorted({t for t in targets if t is not None})
         self.target_models_, self.target_constant_ = {}, {}
@@ -240,6 +258,14 @@ def split_inputs(X) -> tuple[list[str], list[str | None] | None]:
             targets.append(None)
             texts.append(str(x))
     return texts, (targets if paired else None)
+
+
+def string_labels(texts: Sequence[str], y: Sequence) -> np.ndarray:
+    """``y`` as an object array of strings, one per text (a ValueError when the counts differ)."""
+    y = np.asarray([str(v) for v in y], dtype=object)
+    if len(texts) != len(y):
+        raise ValueError(f"X has {len(texts)} texts but y has {len(y)} labels")
+    return y
 
 
 def check_target_mode(mode: str, allowed: Sequence[str] = TARGET_MODES) -> str:

@@ -23,7 +23,7 @@ from typing import Sequence
 import numpy as np
 
 from stanceframe.errors import ModelFolderError
-from stanceframe.models.base import TextClassifier, check_target_mode, split_inputs
+from stanceframe.models.base import TextClassifier, split_inputs
 from stanceframe.models.encoder import (
     DEFAULT_ENCODER,
     encoder_version,
@@ -133,17 +133,11 @@ class MiniLMFineTuneClassifier(TextClassifier):
         )
         from transformers.trainer_callback import PrinterCallback
 
-        check_target_mode(self.target_mode, ("pair", "per-target", "none"))
-        texts, targets = split_inputs(X)
-        if targets is not None and self.target_mode == "per-target":
-            return self._fit_per_target(X, y)
-        self.target_models_ = None
-        self.paired_ = targets is not None and self.target_mode == "pair"
+        begun = self._begin_fit(X, y, ("pair", "per-target", "none"))
+        if begun is None:
+            return self
+        _, _, y = begun
         firsts, texts = self._pair_inputs(X)
-        y = np.asarray([str(v) for v in y], dtype=object)
-        if len(texts) != len(y):
-            raise ValueError(f"X has {len(texts)} texts but y has {len(y)} labels")
-        self.classes_ = np.asarray(sorted(set(y)), dtype=object)
         if len(self.classes_) < 2:
             raise ValueError("need at least two labels to fit")
         label_ids = {c: i for i, c in enumerate(self.classes_)}

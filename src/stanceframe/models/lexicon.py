@@ -25,8 +25,6 @@ import numpy as np
 from stanceframe.errors import ModelFolderError, SchemaError
 from stanceframe.models.base import (
     TextClassifier,
-    check_target_mode,
-    fit_target_vocabulary,
     load_array,
     read_json,
     save_array,
@@ -67,18 +65,14 @@ class LexiconClassifier(TextClassifier):
 
     # ---- fit / predict
     def fit(self, X: Sequence[str], y: Sequence[str]) -> "LexiconClassifier":
-        check_target_mode(self.target_mode, ("cross", "per-target", "none"))
-        _, targets = split_inputs(X)
-        if targets is not None and self.target_mode == "per-target":
-            return self._fit_per_target(X, y)
-        self.target_models_ = None
-        y = np.asarray([str(v) for v in y], dtype=object)
+        begun = self._begin_fit(X, y, ("cross", "per-target", "none"))
+        if begun is None:
+            return self
+        _, targets, y = begun
         if len(y) == 0:
             raise ValueError("cannot fit on zero examples")
-        self.classes_ = np.asarray(sorted(set(y)), dtype=object)
         counts = np.array([(y == c).sum() for c in self.classes_], dtype=float)
         self.class_prior_ = counts / counts.sum()
-        self.targets_ = fit_target_vocabulary(targets) if self.target_mode == "cross" else []
         prior = np.zeros((len(self.targets_), len(self.classes_)))
         for i, target in enumerate(self.targets_):
             mine = y[[j for j, t in enumerate(targets) if t == target]]

@@ -23,8 +23,6 @@ import numpy as np
 
 from stanceframe.models.base import (
     TextClassifier,
-    check_target_mode,
-    fit_target_vocabulary,
     split_inputs,
     target_crossed,
 )
@@ -64,16 +62,10 @@ class MiniLMLogRegClassifier(TextClassifier):
         return features
 
     def fit(self, X: Sequence[str], y: Sequence[str]) -> "MiniLMLogRegClassifier":
-        check_target_mode(self.target_mode)
-        texts, targets = split_inputs(X)
-        if targets is not None and self.target_mode == "per-target":
-            return self._fit_per_target(X, y)
-        self.target_models_ = None
-        y = np.asarray([str(v) for v in y], dtype=object)
-        if len(texts) != len(y):
-            raise ValueError(f"X has {len(texts)} texts but y has {len(y)} labels")
-        self.classes_ = np.asarray(sorted(set(y)), dtype=object)
-        self.targets_ = fit_target_vocabulary(targets) if self.target_mode == "cross" else []
+        begun = self._begin_fit(X, y)
+        if begun is None:
+            return self
+        _, _, y = begun
         features = self._features(X)
         self.n_features_in_ = features.shape[1]
         self.coef_, self.intercept_ = fit_logreg(features, y, self.classes_, self.C, self.class_weight, self.random_state)

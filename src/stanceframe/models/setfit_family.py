@@ -30,8 +30,6 @@ import numpy as np
 from stanceframe.errors import ModelFolderError
 from stanceframe.models.base import (
     TextClassifier,
-    check_target_mode,
-    fit_target_vocabulary,
     split_inputs,
     target_crossed,
 )
@@ -90,18 +88,11 @@ class SetFitClassifier(TextClassifier):
         return target_crossed(features, targets, self.targets_) if self.targets_ else features
 
     def fit(self, X: Sequence[str], y: Sequence[str]) -> "SetFitClassifier":
-        check_target_mode(self.target_mode)
-        _, targets = split_inputs(X)
-        if targets is not None and self.target_mode == "per-target":
-            return self._fit_per_target(X, y)
-        self.target_models_ = None
-        self.paired_ = targets is not None and self.target_mode == "pair"
-        self.targets_ = fit_target_vocabulary(targets) if self.target_mode == "cross" else []
+        begun = self._begin_fit(X, y)
+        if begun is None:
+            return self
+        _, _, y = begun
         texts, _ = self._body_texts(X)
-        y = np.asarray([str(v) for v in y], dtype=object)
-        if len(texts) != len(y):
-            raise ValueError(f"X has {len(texts)} texts but y has {len(y)} labels")
-        self.classes_ = np.asarray(sorted(set(y)), dtype=object)
         if len(self.classes_) < 2:
             raise ValueError("need at least two labels to fit")
         label_ids = {c: i for i, c in enumerate(self.classes_)}

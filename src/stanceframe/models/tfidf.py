@@ -32,9 +32,7 @@ from sklearn.svm import LinearSVC
 from stanceframe.errors import ModelFolderError
 from stanceframe.models.base import (
     TextClassifier,
-    check_target_mode,
     crossed_to_base,
-    fit_target_vocabulary,
     read_json,
     save_array,
     split_inputs,
@@ -192,16 +190,10 @@ class _TfidfLinear(TextClassifier):
         return features
 
     def fit(self, X: Sequence[str], y: Sequence[str]):
-        check_target_mode(self.target_mode, ("cross", "per-target", "none"))
-        texts, targets = split_inputs(X)
-        if targets is not None and self.target_mode == "per-target":
-            return self._fit_per_target(X, y)
-        self.target_models_ = None
-        y = np.asarray([str(v) for v in y], dtype=object)
-        if len(texts) != len(y):
-            raise ValueError(f"X has {len(texts)} texts but y has {len(y)} labels")
-        self.classes_ = np.asarray(sorted(set(y)), dtype=object)
-        self.targets_ = fit_target_vocabulary(targets) if self.target_mode == "cross" else []
+        begun = self._begin_fit(X, y, ("cross", "per-target", "none"))
+        if begun is None:
+            return self
+        texts, targets, y = begun
         self.vectorizers_ = self._make_vectorizers()
         blocks = [vec.fit_transform(texts) for vec in self.vectorizers_.values()]
         features = blocks[0] if len(blocks) == 1 else sp.hstack(blocks, format="csr")
