@@ -196,3 +196,15 @@ def leave_one_out(text: str, proba_fn: Callable[[list[str]], np.ndarray], top_k:
             drops[word] = drop
     ranked = sorted(drops.items(), key=lambda kv: (-abs(kv[1]), kv[0]))
     return ranked[:top_k]
+
+
+def explain_by_leaving_out(estimator, text, top_k: int = 8) -> list[tuple[str, float]]:
+    """:func:`leave_one_out` on ``estimator.predict_proba`` for a text or a ``(target, text)``
+    pair (each variant keeps the target): the transformer families' ``explain``."""
+    from stanceframe.models.base import split_inputs
+
+    texts, targets = split_inputs([text])
+    if targets is None:
+        return leave_one_out(texts[0], estimator.predict_proba, top_k)
+    return leave_one_out(texts[0], lambda variants: estimator.predict_proba([(targets[0], v) for v in variants]),
+                         top_k)

@@ -27,7 +27,7 @@ from stanceframe.models.base import TextClassifier, split_inputs
 from stanceframe.models.encoder import (
     DEFAULT_ENCODER,
     encoder_version,
-    leave_one_out,
+    explain_by_leaving_out,
     length_sorted_batches,
     load_pretrained,
     quiet_transformers,
@@ -282,10 +282,7 @@ class MiniLMFineTuneClassifier(TextClassifier):
             return self.model_(**{k: v.to(self.model_.device) for k, v in batch.items()}).logits
 
     def explain(self, text, top_k: int = 8) -> list[tuple[str, float]]:
-        texts, targets = split_inputs([text])
-        if targets is None:
-            return leave_one_out(texts[0], self.predict_proba, top_k)
-        return leave_one_out(texts[0], lambda v: self.predict_proba([(targets[0], t) for t in v]), top_k)
+        return explain_by_leaving_out(self, text, top_k)
 
     # ---- persistence
     def _extra_meta(self) -> dict:

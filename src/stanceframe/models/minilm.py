@@ -27,7 +27,7 @@ from stanceframe.models.base import (
     target_crossed,
 )
 from stanceframe.errors import ModelFolderError
-from stanceframe.models.encoder import DEFAULT_ENCODER, embed, encoder_version, leave_one_out, load_encoder
+from stanceframe.models.encoder import DEFAULT_ENCODER, embed, encoder_version, explain_by_leaving_out, load_encoder
 from stanceframe.models.linear import decision_scores, fit_logreg, load_head, logreg_proba, save_head
 
 
@@ -81,10 +81,7 @@ class MiniLMLogRegClassifier(TextClassifier):
         return logreg_proba(decision_scores(self._features(X), self.coef_, self.intercept_))
 
     def explain(self, text: str, top_k: int = 8) -> list[tuple[str, float]]:
-        texts, targets = split_inputs([text])
-        if targets is None:
-            return leave_one_out(texts[0], self.predict_proba, top_k)
-        return leave_one_out(texts[0], lambda v: self.predict_proba([(targets[0], t) for t in v]), top_k)
+        return explain_by_leaving_out(self, text, top_k)
 
     # ---- persistence
     def _extra_meta(self) -> dict:

@@ -36,7 +36,7 @@ from stanceframe.models.base import (
 from stanceframe.models.encoder import (
     DEFAULT_ENCODER,
     encoder_version,
-    leave_one_out,
+    explain_by_leaving_out,
     load_pretrained,
     mean_pooled,
     quiet_transformers,
@@ -170,10 +170,7 @@ class SetFitClassifier(TextClassifier):
         return logreg_proba(decision_scores(self._features(X), self.coef_, self.intercept_))
 
     def explain(self, text, top_k: int = 8) -> list[tuple[str, float]]:
-        texts, targets = split_inputs([text])
-        if targets is None:
-            return leave_one_out(texts[0], self.predict_proba, top_k)
-        return leave_one_out(texts[0], lambda v: self.predict_proba([(targets[0], t) for t in v]), top_k)
+        return explain_by_leaving_out(self, text, top_k)
 
     # ---- persistence
     def _extra_meta(self) -> dict:
