@@ -443,6 +443,19 @@ def test_segmentation_workers_write_what_the_in_process_path_writes(tmp_path, mo
         assert out.read_bytes() == outputs[0]
 
 
+def test_segmentation_workers_setting(monkeypatch):
+    from stanceframe.tagging import segmentation_workers
+
+    monkeypatch.setenv("STANCEFRAME_SEGMENT_WORKERS", "3")
+    assert segmentation_workers("document") == 3
+    assert segmentation_workers("document", workers=0) == 0  # the argument wins
+    assert segmentation_workers("record") == 0  # records are not split
+    monkeypatch.setenv("STANCEFRAME_SEGMENT_WORKERS", "0")
+    assert segmentation_workers("document") == 0
+    monkeypatch.delenv("STANCEFRAME_SEGMENT_WORKERS")
+    assert segmentation_workers("document") in (0, 1)  # one when a core is idle
+
+
 def test_batches_predicted_side_by_side_give_the_rows_of_one_at_a_time():
     """A torch model's batches run two at a time (one torch thread each, the default on
     2+ cores): the same probabilities, bit for bit, in the same order as in turn."""
