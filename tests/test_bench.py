@@ -33,6 +33,7 @@ def test_bench_quick_writes_the_documented_json(project):
 
     table = done.stdout.decode()
     assert "| measurement |" in table and "ratio_vs_pipeline" in table and "peak RSS" in table
+    assert report["targets"] == {} and "Targets: not judged on a --quick run" in table  # too small to judge
     assert (project / "out" / "bench" / "models" / "tfidf-logreg" / "manifest.json").is_file()
 
 
@@ -57,3 +58,13 @@ def test_tag_path_proba_is_what_tag_writes(tmp_path):
     rows = [json.loads(line) for line in out.read_text().splitlines()]
     written = np.asarray([[r[f"p_stance_{c}"] for c in est.classes_] for r in rows])
     assert np.array_equal(written, proba)
+
+
+def test_targets_are_judged_against_the_issue_thresholds():
+    from stanceframe.bench import targets_met
+
+    report = {"ratio_vs_pipeline": 1.6, "ratio_vs_raw": 0.84, "rss_growth": 0.05,
+              "sentences_per_s": {"tfidf-logreg": 15_000.0, "tfidf-svm": 14_999.0, "lexicon": 10.0}}
+    assert targets_met(report) == {"ratio_vs_pipeline >= 1.5": True, "ratio_vs_raw >= 0.85": False,
+                                   "tfidf-logreg >= 15,000 sentences/s": True,
+                                   "tfidf-svm >= 15,000 sentences/s": False, "peak RSS growth <= 10%": True}
