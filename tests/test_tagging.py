@@ -150,6 +150,10 @@ def test_jsonl_rows_are_compact_utf8_and_every_float_reads_back_the_same():
     assert len(lines) == len(rows) and data.endswith(b"\n")
     assert lines[0].startswith('{"id":"s0","text":"Seoul’s “no” — é","p":')  # compact, UTF-8, keys in order
     assert [json.loads(line) for line in lines] == rows  # every float exactly
+    import numpy as np
+
+    assert JsonlEncoder().encode([{"p": np.float64(0.25), "n": np.int64(3), "b": np.bool_(True)}]) == \
+        b'{"p":0.25,"n":3,"b":true}\n'  # numpy scalars as json would write them
 
 
 def test_jsonl_and_csv_with_named_fields(tmp_path, model):

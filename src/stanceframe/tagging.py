@@ -701,13 +701,22 @@ class JsonlEncoder:
     def __init__(self):
         import msgspec
 
-        self._encoder = msgspec.json.Encoder()
+        self._encoder = msgspec.json.Encoder(enc_hook=_plain_value)
 
     def header(self) -> bytes:
         return b""
 
     def encode(self, rows: list[dict]) -> bytes:
         return self._encoder.encode_lines(rows)
+
+
+def _plain_value(value):
+    """What msgspec cannot encode itself, as the standard library's ``json`` would write it:
+    numpy scalars (``np.float64`` too, a float subclass msgspec refuses) as Python numbers."""
+    item = getattr(value, "item", None)
+    if item is not None and type(value).__module__ == "numpy":
+        return item()
+    raise TypeError(f"cannot write a {type(value).__name__} in a JSON row")
 
 
 class CsvEncoder:
