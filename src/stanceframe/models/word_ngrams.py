@@ -56,11 +56,19 @@ def code_points(text: str) -> np.ndarray:
     return np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
 
 
+def run_hashes(codes: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """The hash of each run ``codes[start:start + length]``: the sum of code * base**(position
+    in the run), modulo 2**64, from one prefix sum over ``codes``."""
+    powers, inverse = _power_tables(len(codes) + 1)
+    prefix = np.zeros(len(codes) + 1, dtype=np.uint64)
+    np.cumsum(codes.astype(np.uint64) * powers[: len(codes)], out=prefix[1:])
+    return (prefix[starts + lengths] - prefix[starts]) * inverse[starts]
+
+
 def string_hash(text: str) -> int:
     """The hash :func:`batch_tokens` gives a token equal to ``text``."""
-    codes = code_points(text).astype(np.uint64)
-    powers, _ = _power_tables(len(codes))
-    return int(np.sum(codes * powers[: len(codes)], dtype=np.uint64))
+    codes = code_points(text)
+    return int(run_hashes(codes, np.zeros(1, dtype=np.int64), np.array([len(codes)], dtype=np.int64))[0])
 
 
 @dataclass
@@ -117,11 +125,8 @@ def _group_tokens(texts: list[str]) -> BatchTokens:
     starts, lengths = starts[keep], lengths[keep]
     text_starts = np.cumsum([0] + [len(t) + 1 for t in lowered[:-1]], dtype=np.int64)
     rows = np.searchsorted(text_starts, starts, side="right") - 1
-    powers, inverse = _power_tables(len(codes) + 1)
-    prefix = np.zeros(len(codes) + 1, dtype=np.uint64)
-    np.cumsum(codes.astype(np.uint64) * powers[: len(codes)], out=prefix[1:])
-    hashes = (prefix[starts + lengths] - prefix[starts]) * inverse[starts]
-    return BatchTokens(codes, starts.astype(np.int64), lengths.astype(np.int64), rows.astype(np.int64), hashes)
+    starts, lengths = starts.astype(np.int64), lengths.astype(np.int64)
+    return BatchTokens(codes, starts, lengths, rows.astype(np.int64), run_hashes(codes, starts, lengths))
 
 
 class NgramIndex:
@@ -160,19 +165,20 @@ class NgramIndex:
             self.cols[n] = np.array([c for _, c in pairs], dtype=np.int64)
 
     def _index_tokens(self, token_ids: dict[str, int]) -> bool:
-        """The vocabulary tokens sorted by hash, with their ids, lengths and code points;
-        False when two of them share a hash (then the caller uses sklearn's transform)."""
+        """The vocabulary tokens' code points one after the other and, sorted by hash, each
+        token's hash, id, start and length there; False when two of them share a hash (then
+        the caller uses sklearn's transform)."""
         tokens = list(token_ids)
-        hashes = np.array([string_hash(t) for t in tokens], dtype=np.uint64)
+        lengths = np.fromiter(map(len, tokens), dtype=np.int64, count=len(tokens))  # code points
+        starts = np.cumsum(lengths) - lengths
+        self.token_codes = code_points("".join(tokens))
+        hashes = run_hashes(self.token_codes, starts, lengths)
         order = np.argsort(hashes, kind="stable")
         self.token_hashes = hashes[order]
         if len(np.unique(self.token_hashes)) != len(tokens):
             return False
-        self.token_id_of = np.array([token_ids[tokens[i]] for i in order], dtype=np.int64)
-        self.token_lengths = np.array([len(code_points(tokens[i])) for i in order], dtype=np.int64)
-        self.token_starts = np.concatenate([[0], np.cumsum(self.token_lengths)[:-1]]).astype(np.int64)
-        self.token_codes = (np.concatenate([code_points(tokens[i]) for i in order]) if tokens
-                            else np.zeros(0, dtype=np.uint32))
+        self.token_id_of = np.fromiter(token_ids.values(), dtype=np.int64, count=len(tokens))[order]
+        self.token_starts, self.token_lengths = starts[order], lengths[order]
         return True
 
     def token_ids(self, tokens: BatchTokens) -> np.ndarray:
