@@ -108,9 +108,10 @@ def _fast_punkt_class():
     ``PunktToken`` objects and generators: nltk's own regexes and parameters, the first-
     and second-pass rules of ``_first_pass_annotation`` / ``_second_pass_annotation`` /
     ``_ortho_heuristic`` applied to plain strings, and each word's facts (type,
-    first-pass annotation, initial) computed once per distinct word. Everything else
-    (candidate contexts, boundary realignment) is nltk's code. ``tests/test_corpus.py``
-    checks it against nltk's class span for span."""
+    first-pass annotation, initial) computed once per distinct word. The candidate contexts
+    and the boundary realignment follow nltk's methods step for step with cheaper searches
+    and no generators of slices (``_match_potential_end_contexts``, ``sentence_spans``).
+    ``tests/test_corpus.py`` checks it against nltk's class span for span."""
     from nltk.tokenize import punkt as nk
 
     class FastPunktSentenceTokenizer(nk.PunktSentenceTokenizer):
@@ -258,31 +259,6 @@ def _fast_punkt_class():
             if previous_match:
                 yield (previous_match,
                        text[previous_slice] + previous_match.group() + previous_match.group("after_tok"))
-
-        def _realign_boundaries(self, text: str, slices):
-            """nltk's method; the realignment regex is only tried where the next sentence
-            starts with one of the characters it needs first."""
-            if not self._shortcuts:
-                yield from super()._realign_boundaries(text, slices)
-                return
-            realign = 0
-            pattern = self._realign_re
-            for sentence1, sentence2 in nk._pair_iter(slices):
-                sentence1 = slice(sentence1.start + realign, sentence1.stop)
-                if not sentence2:
-                    if text[sentence1]:
-                        yield sentence1
-                    continue
-                m = None
-                if text[sentence2.start:sentence2.start + 1] in _REALIGN_FIRST and sentence2.start < sentence2.stop:
-                    m = pattern.match(text[sentence2])
-                if m:
-                    yield slice(sentence1.start, sentence2.start + len(m.group(0).rstrip()))
-                    realign = m.end()
-                else:
-                    realign = 0
-                    if text[sentence1]:
-                        yield sentence1
 
     FastPunktSentenceTokenizer._shortcuts = _punkt_regex_digest(nk.PunktLanguageVars()) in _PUNKT_REGEX_DIGESTS
     return FastPunktSentenceTokenizer
