@@ -27,7 +27,7 @@ ARTICLE = (
 
 def gold_sentences() -> list[dict]:
     rows = []
-    for name in ("labels.jsonl", "contrast.jsonl"):
+    for name in ("seed/labels.jsonl", "contrast/contrast.jsonl"):
         with open(REPO / "data" / name, encoding="utf-8") as handle:
             rows += [json.loads(line) for line in handle if line.strip()]
     return rows

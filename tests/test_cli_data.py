@@ -74,7 +74,7 @@ def test_data_build_fails_when_a_seed_sentence_has_no_label(tmp_path, capsys):
     err = capsys.readouterr().err
     lines = err.splitlines()
     assert lines[0].startswith("stanceframe: error: ")
-    assert "2 seed sentence(s) have no gold labels" in lines[0]
+    assert "2 sentence(s) have no labels" in lines[0]
     assert [ln.strip() for ln in lines[1:]] == ["unlabelled: art-p1-s2", "unlabelled: art-p2-s2"]
     assert "Traceback" not in err
 
@@ -84,7 +84,7 @@ def test_data_build_fails_without_a_labels_file(tmp_path, capsys):
     paths["labels"].unlink()
     assert cli.main(build_args(paths)) == 2
     err = capsys.readouterr().err
-    assert "4 seed sentence(s) have no gold labels" in err
+    assert "4 sentence(s) have no labels" in err
     assert "unlabelled: art-p1-s1" in err
 
 
@@ -126,16 +126,16 @@ def test_data_build_as_a_real_command_exits_2_without_a_traceback(tmp_path):
 def test_data_build_of_the_committed_seeds_reproduces_the_committed_sentences(tmp_path, capsys):
     out = tmp_path / "sentences.jsonl"
     code = cli.main(["data", "build", "--seeds", str(REPO / "seeds"), "--sentences", str(out),
-                     "--labels", str(REPO / "data" / "labels.jsonl")])
+                     "--labels", str(REPO / "data" / "seed" / "labels.jsonl")])
     assert code == 0, capsys.readouterr().err
-    assert out.read_text(encoding="utf-8") == (REPO / "data" / "sentences.jsonl").read_text(encoding="utf-8")
+    assert out.read_text(encoding="utf-8") == (REPO / "data" / "seed" / "sentences.jsonl").read_text(encoding="utf-8")
 
 
 def test_data_build_with_project_defaults(project, capsys):
-    (project / "data" / "sentences.jsonl").unlink()
+    (project / "data" / "seed" / "sentences.jsonl").unlink()
     assert cli.main(["data", "build"]) == 0
-    assert (project / "data" / "sentences.jsonl").read_text(encoding="utf-8") == \
-        (REPO / "data" / "sentences.jsonl").read_text(encoding="utf-8")
+    assert (project / "data" / "seed" / "sentences.jsonl").read_text(encoding="utf-8") == \
+        (REPO / "data" / "seed" / "sentences.jsonl").read_text(encoding="utf-8")
 
 
 # --------------------------------------------------------------------------- data stats
@@ -183,8 +183,8 @@ def test_data_stats_defaults_to_the_project_data(project, capsys):
 
     assert cli.main(["data", "stats"]) == 0
     rows = _table_rows(capsys.readouterr().out)
-    gold = load_labelled(project / "data" / "labels.jsonl")
-    contrast = load_labelled(project / "data" / "contrast.jsonl")
+    gold = load_labelled(project / "data" / "seed" / "labels.jsonl")
+    contrast = load_labelled(project / "data" / "contrast" / "contrast.jsonl")
     for task in ("stance", "framing"):
         for label, n in gold.label_counts(task).items():
             m = contrast.label_counts(task)[label]
@@ -199,3 +199,28 @@ def test_data_stats_bad_file_exits_2_with_file_and_line(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.startswith(f"stanceframe: error: {bad}:2: invalid JSON")
     assert "Traceback" not in err
+
+
+def test_data_stats_by_voice_counts_the_written_corpus_per_catalog_field(tmp_path, capsys):
+    labels = tmp_path / "labels.jsonl"
+    rows = [("tass-a-p1-s1", "tass-a", "support", "russian"), ("tass-a-p2-s1", "tass-a", "none", "russian"),
+            ("wire-b-p1-s1", "wire-b", "restraint", "western")]
+    labels.write_text("".join(json.dumps({"id": i, "doc_id": d, "paragraph": 1, "text": f"Sentence {i}.",
+                                          "stance": s, "framing": f}) + "\n" for i, d, s, f in rows), encoding="utf-8")
+    catalog = tmp_path / "catalog.jsonl"
+    catalog.write_text("".join(json.dumps({"doc_id": d, "voice": v, "topic": "t", "date": date, "synthetic": True}) + "\n"
+                               for d, v, date in (("tass-a", "tass", "2024-06-21"), ("wire-b", "wire", "2023-01-02"))),
+                       encoding="utf-8")
+    assert cli.main(["data", "stats", "--by", "voice", "--catalog", str(catalog), str(labels)]) == 0
+    table = _rows_by_first_cell(capsys.readouterr().out)
+    # voice, articles, sentences, support, restraint, none, western, russian, neutral
+    assert table["tass"] == [1, 2, 1, 0, 1, 0, 2, 0]
+    assert table["wire"] == [1, 1, 0, 1, 0, 1, 0, 0]
+    assert table["all"] == [2, 3, 1, 1, 1, 1, 2, 0]
+    assert cli.main(["data", "stats", "--by", "year", "--catalog", str(catalog), str(labels)]) == 0
+    assert _rows_by_first_cell(capsys.readouterr().out)["2024"][:2] == [1, 2]
+
+
+def _rows_by_first_cell(out: str) -> dict[str, list[int]]:
+    return {cells[0]: [int(c) for c in cells[1:]] for cells in (line.split() for line in out.splitlines())
+            if len(cells) > 2 and all(c.isdigit() for c in cells[1:])}

@@ -572,7 +572,7 @@ fast, slow = sentence_tokenizer(), _nltk_punkt()
 assert fast._shortcuts, "the shortcuts are off: nltk's regexes changed"
 root = {str(Path(__file__).resolve().parents[1])!r}
 texts = open(root + "/seeds/seed-korea-ww3.txt", encoding="utf-8").read().split("\\n")
-for name in ("labels.jsonl", "contrast.jsonl"):
+for name in ("seed/labels.jsonl", "contrast/contrast.jsonl"):
     texts += [json.loads(l)["text"] for l in open(root + "/data/" + name, encoding="utf-8") if l.strip()]
 words = " ".join(texts).split()
 tricky = ["U.S.", "No.", "no.", "Mr.", "J.", "5.", "...", "..", "?", "!", "?!", '"', "'", ")", "(", "e.g.", "Inc.",

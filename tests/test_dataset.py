@@ -319,9 +319,9 @@ def test_build_seed_set_bad_seed_folder(tmp_path, make):
 @pytest.fixture(scope="module")
 def committed():
     schema = load_schema(REPO / "training" / "schema.toml")
-    gold = load_labelled(REPO / "data" / "labels.jsonl", schema=schema)
-    contrast = load_labelled(REPO / "data" / "contrast.jsonl", schema=schema)
-    sentences = [json.loads(line) for line in (REPO / "data" / "sentences.jsonl").read_text(encoding="utf-8").splitlines()
+    gold = load_labelled(REPO / "data" / "seed" / "labels.jsonl", schema=schema)
+    contrast = load_labelled(REPO / "data" / "contrast" / "contrast.jsonl", schema=schema)
+    sentences = [json.loads(line) for line in (REPO / "data" / "seed" / "sentences.jsonl").read_text(encoding="utf-8").splitlines()
                  if line.strip()]
     return schema, gold, contrast, sentences
 
@@ -357,3 +357,118 @@ def test_contrast_set_is_synthetic_and_covers_every_label(committed):
     for task in ("stance", "framing"):
         assert set(contrast.labels(task)) == set(schema.task(task).label_names)
     assert set(contrast.ids).isdisjoint(gold.ids)
+
+
+# --------------------------------------------------------------------------- the project's corpora
+
+
+def _corpus(tmp_path, name, articles: dict[str, str], labels: list[dict], catalog: list[dict] | None = None):
+    from stanceframe.paths import Corpus
+
+    folder = tmp_path / name / "articles"
+    folder.mkdir(parents=True)
+    for file_name, text in articles.items():
+        (folder / file_name).write_text(text, encoding="utf-8")
+    labels_path = write_lines(tmp_path / name / "labels.jsonl", labels)
+    catalog_path = write_lines(tmp_path / name / "catalog.jsonl", catalog) if catalog is not None else None
+    return Corpus(name, folder, tmp_path / name / "sentences.jsonl", labels_path, catalog_path)
+
+
+def _label(id_, text, stance="none", framing="neutral"):
+    doc, _, rest = id_.rpartition("-p")
+    return {"id": id_, "doc_id": doc, "paragraph": int(rest.split("-")[0]), "text": text, "stance": stance,
+            "framing": framing, "source": "synthetic"}
+
+
+def _catalog_row(doc_id, **extra):
+    return {"doc_id": doc_id, "voice": "wire", "topic": "shells", "date": "2024-06-21", "synthetic": True, **extra}
+
+
+def test_build_corpora_validates_two_corpora_and_writes_their_sentences(tmp_path):
+    from stanceframe.dataset import build_corpora
+
+    seed = _corpus(tmp_path, "seed", {"real.txt": "Seoul weighs shells.\n\nMoscow warned Seoul."},
+                   [_label("real-p1-s1", "Seoul weighs shells.", "support"), _label("real-p2-s1", "Moscow warned Seoul.", "restraint")])
+    written = _corpus(tmp_path, "written", {"tass-a.txt": "Kiev asked for more weapons."},
+                      [_label("tass-a-p1-s1", "Kiev asked for more weapons.", "support", "russian")], [_catalog_row("tass-a")])
+    reports = build_corpora([seed, written])
+    assert [(r.name, r.documents, r.sentences) for r in reports] == [("seed", 1, 2), ("written", 1, 1)]
+    rows = [json.loads(line) for line in written.sentences.read_text(encoding="utf-8").splitlines()]
+    assert [r["id"] for r in rows] == ["tass-a-p1-s1"]
+
+
+def test_build_corpora_refuses_a_sentence_text_repeated_in_another_article(tmp_path):
+    from stanceframe.dataset import build_corpora
+
+    seed = _corpus(tmp_path, "seed", {"real.txt": "Seoul weighs shells."}, [_label("real-p1-s1", "Seoul weighs shells.")])
+    written = _corpus(tmp_path, "written", {"wire-a.txt": "A new lede.\n\nSeoul  weighs SHELLS."},
+                      [_label("wire-a-p1-s1", "A new lede."), _label("wire-a-p2-s1", "Seoul weighs SHELLS.")],
+                      [_catalog_row("wire-a")])
+    with pytest.raises(DataFileError, match=r"wire-a\.txt: sentence wire-a-p2-s1 repeats the text of real-p1-s1"):
+        build_corpora([seed, written])
+
+
+def test_build_corpora_allows_one_article_to_repeat_itself(tmp_path):
+    from stanceframe.dataset import build_corpora
+
+    seed = _corpus(tmp_path, "seed", {"real.txt": "Seoul lends shells.\n\nSeoul lends shells."},
+                   [_label("real-p1-s1", "Seoul lends shells."), _label("real-p2-s1", "Seoul lends shells.")])
+    assert build_corpora([seed])[0].sentences == 2
+
+
+def test_build_corpora_refuses_a_contrast_sentence_that_repeats_an_article(tmp_path):
+    from stanceframe.dataset import build_corpora
+
+    seed = _corpus(tmp_path, "seed", {"real.txt": "Seoul weighs shells."}, [_label("real-p1-s1", "Seoul weighs shells.")])
+    contrast = write_lines(tmp_path / "contrast.jsonl", [rec("c1", text="Another sentence."),
+                                                         rec("c2", text="Seoul weighs shells.")])
+    with pytest.raises(DataFileError, match=r"contrast\.jsonl:2: text repeats the article sentence real-p1-s1"):
+        build_corpora([seed], also_labelled=[contrast])
+
+
+def test_build_corpora_names_a_written_sentence_without_labels(tmp_path):
+    from stanceframe.dataset import build_corpora
+
+    written = _corpus(tmp_path, "written", {"wire-a.txt": "First.\n\nSecond one here."},
+                      [_label("wire-a-p1-s1", "First.")], [_catalog_row("wire-a")])
+    with pytest.raises(UnlabelledSentencesError) as info:
+        build_corpora([written])
+    assert info.value.ids == ["wire-a-p2-s1"]
+    assert json.loads(written.sentences.read_text(encoding="utf-8").splitlines()[1])["text"] == "Second one here."
+
+
+def test_build_corpora_refuses_a_label_row_for_no_sentence(tmp_path):
+    from stanceframe.dataset import build_corpora
+
+    written = _corpus(tmp_path, "written", {"wire-a.txt": "First."},
+                      [_label("wire-a-p1-s1", "First."), _label("wire-a-p2-s1", "Gone after an edit.")],
+                      [_catalog_row("wire-a")])
+    with pytest.raises(DataFileError, match=r"labels\.jsonl:2: label for 'wire-a-p2-s1', which is no sentence"):
+        build_corpora([written])
+
+
+@pytest.mark.parametrize("catalog, message", [
+    ([], r"catalog\.jsonl: 1 article\(s\) have no catalog row: wire-a"),
+    ([_catalog_row("wire-a", synthetic=False)], r"catalog\.jsonl:1: written articles are synthetic"),
+    ([{"doc_id": "wire-a", "voice": "wire", "synthetic": True}], r"catalog\.jsonl:1: missing field\(s\) topic, date"),
+    ([_catalog_row("wire-a"), _catalog_row("wire-b")], r"catalog\.jsonl:2: doc_id 'wire-b' names no article file"),
+    ([_catalog_row("wire-a"), _catalog_row("wire-a")], r"catalog\.jsonl:2: doc_id 'wire-a' again \(first on line 1\)"),
+])
+def test_build_corpora_checks_the_catalog(tmp_path, catalog, message):
+    from stanceframe.dataset import build_corpora
+
+    written = _corpus(tmp_path, "written", {"wire-a.txt": "First."}, [_label("wire-a-p1-s1", "First.")], catalog)
+    with pytest.raises(DataFileError, match=message):
+        build_corpora([written])
+
+
+def test_article_groups_keep_every_article_on_one_side(tmp_path):
+    rows = [_label(f"doc{d}-p{p}-s1", f"Sentence {d} {p}.", ["support", "restraint", "none"][(d + p) % 3])
+            for d in range(9) for p in range(1, 5)]
+    data = load_labelled(write_lines(tmp_path / "l.jsonl", rows))
+    assert data.groups_by("article")[:4] == ["doc0"] * 4
+    assert len(set(data.groups_by("paragraph"))) == 36
+    for train, test in grouped_folds(data.labels("stance"), data.groups_by("article"), n_splits=3, n_repeats=2, seed=1):
+        assert not {data.docs[i] for i in train} & {data.docs[i] for i in test}
+    with pytest.raises(ValueError, match="unknown grouping"):
+        data.groups_by("sentence")

@@ -48,7 +48,7 @@ def test_official_stance_score_ignores_none():
 
 
 def test_folds_never_split_a_paragraph_and_are_deterministic():
-    gold = load_labelled(REPO / "data" / "labels.jsonl")
+    gold = load_labelled(REPO / "data" / "seed" / "labels.jsonl")
     groups = np.asarray(gold.groups)
     folds = grouped_folds(gold.labels("stance"), gold.groups, n_splits=5, n_repeats=2, seed=13)
     assert len(folds) == 10
@@ -62,8 +62,8 @@ def test_folds_never_split_a_paragraph_and_are_deterministic():
 
 
 def _cv(task="framing", family="tfidf-logreg"):
-    gold = load_labelled(REPO / "data" / "labels.jsonl")
-    extra = load_labelled(REPO / "data" / "contrast.jsonl")
+    gold = load_labelled(REPO / "data" / "seed" / "labels.jsonl")
+    extra = load_labelled(REPO / "data" / "contrast" / "contrast.jsonl")
     folds = grouped_folds(gold.labels(task), gold.groups, n_splits=3, n_repeats=1, seed=1)
     return gold, cross_validate(lambda: build_estimator(family, task, None, 1), gold, task, folds, train_only=extra)
 

@@ -30,8 +30,8 @@ def test_serve_champion_matches_tag_unit_record(project, mlflow_server, tmp_path
     config = project / "training" / "serve.toml"
     config.write_text(f"""
 [data]
-gold = ["data/labels.jsonl"]
-train_only = ["data/contrast.jsonl"]
+gold = ["data/seed/labels.jsonl"]
+train_only = ["data/contrast/contrast.jsonl"]
 [cv]
 n_splits = 3
 n_repeats = 1

@@ -42,6 +42,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from stanceframe.errors import StanceframeError
+from stanceframe.paths import contrast_file, corpora
 
 TRANSFORMER_FAMILY = "minilm-finetune"  # the family compared with the pipeline and its ceiling
 RSS_FAMILY = "tfidf-logreg"  # streaming memory is measured with the fast family
@@ -101,17 +102,22 @@ _LEADS = [
 ]
 
 
+def bench_training_files(root: Path) -> list[Path]:
+    """The seed's gold labels and the contrast set: what the bench fits and varies (kept to
+    the seed-sized set so fit times and bench sentences compare across releases)."""
+    return [corpora(root)[0].labels, contrast_file(root)]
+
+
 def base_sentences(root: Path) -> list[str]:
     """The labelled seed and contrast sentences (the texts the families are trained on)."""
     texts = []
-    for name in ("labels.jsonl", "contrast.jsonl"):
-        path = root / "data" / name
+    for path in bench_training_files(root):
         if path.is_file():
             for line in path.read_text(encoding="utf-8").splitlines():
                 if line.strip():
                     texts.append(json.loads(line)["text"])
     if not texts:
-        raise StanceframeError(f"{root / 'data'}: no labels.jsonl or contrast.jsonl to build bench sentences from "
+        raise StanceframeError(f"{root / 'data'}: no labelled files to build bench sentences from "
                                "(run `stanceframe data build`, or pass --input PATH)")
     return texts
 
@@ -214,7 +220,7 @@ def fit_family(family: str, settings: BenchSettings, root: Path, log: Callable[[
     from stanceframe import experiments as ex
     from stanceframe.models.bundle import ModelBundle
 
-    data = ex.load_training_data([root / "data" / "labels.jsonl", root / "data" / "contrast.jsonl"], None)
+    data = ex.load_training_data(bench_training_files(root), None)
     folder = settings.out_dir / "models" / family
     info_path = folder / "bench-fit.json"
     if family in EXPENSIVE_FITS and not settings.refit and info_path.is_file():
@@ -474,8 +480,8 @@ def inference_path_f1(root: Path, n_splits: int = 5, params: dict | None = None,
     from stanceframe.dataset import grouped_folds
     from stanceframe.evaluate import task_metrics
 
-    gold = ex.load_training_data([root / "data" / "labels.jsonl"], None).where_source({"synthetic"}, keep=False)
-    extra = ex.load_training_data([root / "data" / "contrast.jsonl"], gold.tasks)
+    gold = ex.load_training_data([corpora(root)[0].labels], None)
+    extra = ex.load_training_data([contrast_file(root)], gold.tasks)
     params = dict(F1_FIT_PARAMS if params is None else params)
     out = {"n_splits": n_splits, "params": params, "tasks": {}}
     for task in gold.tasks:

@@ -24,29 +24,41 @@ EXIT_OK, EXIT_SKIPPED, EXIT_USAGE = 0, 1, 2
 
 
 def cmd_data_build(args) -> int:
-    from stanceframe.dataset import build_seed_set
+    from stanceframe.dataset import build_corpora, build_seed_set
+    from stanceframe.paths import contrast_file, corpora
 
     root = project_root()
-    report = build_seed_set(
-        args.seeds or root / "seeds",
-        args.sentences or root / "data" / "sentences.jsonl",
-        args.labels or root / "data" / "labels.jsonl",
-    )
-    print(
-        f"segmented {report.documents} seed document(s) into {report.sentences} sentences -> {report.sentences_path}; "
-        f"all carry gold labels in {report.labels_path}",
-        file=sys.stderr,
-    )
+    if args.seeds or args.sentences or args.labels:  # one folder of articles of the user's
+        if not (args.seeds and args.sentences and args.labels):
+            raise StanceframeError("--seeds, --sentences and --labels go together (one folder of articles, the "
+                                   "sentences file to write and its labels); without them data build checks the "
+                                   "project's seed and written corpus")
+        reports = [build_seed_set(args.seeds, args.sentences, args.labels)]
+    else:
+        reports = build_corpora([c for c in corpora(root) if c.articles.is_dir()], also_labelled=[contrast_file(root)])
+    for r in reports:
+        print(f"{r.name}: segmented {r.documents} document(s) into {r.sentences} sentences -> {r.sentences_path}; "
+              f"all carry labels in {r.labels_path}", file=sys.stderr)
+    if len(reports) > 1:
+        print(f"no sentence text repeats across the {sum(r.documents for r in reports)} articles or the contrast set",
+              file=sys.stderr)
     return EXIT_OK
 
 
 def cmd_data_stats(args) -> int:
-    from stanceframe.dataset import load_labelled
-    from stanceframe.report import label_stats_table
+    from stanceframe.dataset import load_catalog, load_labelled
+    from stanceframe.paths import corpora, labelled_files
+    from stanceframe.report import catalog_stats_table, label_stats_table
 
     root = project_root()
-    paths = args.data or [root / "data" / "labels.jsonl", root / "data" / "contrast.jsonl"]
-    sets = [load_labelled(p) for p in paths if Path(p).exists() or args.data]
+    if args.by:  # the written corpus's label counts per catalog field
+        written = corpora(root)[1]
+        catalog = load_catalog(args.catalog or written.catalog)
+        labelled = load_labelled(args.data[0] if args.data else written.labels)
+        print(catalog_stats_table(labelled, catalog, args.by))
+        return EXIT_OK
+    paths = args.data or labelled_files(root)
+    sets = [load_labelled(p) for p in paths]
     print(label_stats_table(sets))
     return EXIT_OK
 
@@ -90,12 +102,15 @@ def _data_paths(values) -> list:
 def cmd_train(args) -> int:
     from stanceframe import experiments as ex
 
-    root = project_root()
-    paths = _data_paths(args.data) if args.data else [root / "data" / "labels.jsonl", root / "data" / "contrast.jsonl"]
+    from stanceframe.paths import labelled_files
+
+    paths = _data_paths(args.data) if args.data else labelled_files(project_root())
     tracker = _tracker(args, ex.experiment_name(paths))  # fails fast before loading or training
     data = ex.load_training_data(paths, _tasks_arg(args.task), **_data_fields(args, bool(args.data)))
     tasks = _tasks_arg(args.task) or data.tasks
-    result = ex.train(args.family, data, tasks=tasks, tracker=tracker, export=args.export, seed=args.seed)
+    params = _family_params(args)
+    result = ex.train(args.family, data, tasks=tasks, tracker=tracker, export=args.export, seed=args.seed,
+                      params=params)
     secs = ", ".join(f"{t} {s:.1f}s" for t, s in result.fit_seconds.items())
     print(f"trained {args.family} on {len(data)} sentences ({secs})", file=sys.stderr)
     if result.export_dir:
@@ -103,6 +118,27 @@ def cmd_train(args) -> int:
     if result.model_uri:
         print(f"MLflow model: {result.model_uri} (registered version {result.version})", file=sys.stderr)
     return EXIT_OK
+
+
+def _family_params(args) -> dict | None:
+    """The family's hyperparameters: the ``[families.F]`` table of ``--config`` (default:
+    the project's training/experiments.toml, when it names the family), else the defaults."""
+    from stanceframe import experiments as ex
+
+    if args.config and str(args.config) == "none":
+        return None
+    path = args.config or project_root() / ex.DEFAULT_CONFIG
+    if not args.config and not Path(path).is_file():
+        return None
+    config = ex.load_config(path)
+    if args.family not in config.families:
+        if args.config:
+            raise StanceframeError(f"{path}: no [families.{args.family}] table")
+        return None
+    params = config.families[args.family]
+    if params:
+        print(f"hyperparameters from {path} [families.{args.family}]: {json.dumps(params)}", file=sys.stderr)
+    return params
 
 
 def cmd_compare(args) -> int:
@@ -281,15 +317,20 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    data = sub.add_parser("data", help="build and describe the labelled seed set")
+    data = sub.add_parser("data", help="build and describe the labelled data (seed, written corpus, contrast set)")
     data_sub = data.add_subparsers(dest="data_command", required=True)
-    build = data_sub.add_parser("build", help="segment seeds/ into data/sentences.jsonl and check every sentence is labelled")
-    build.add_argument("--seeds", type=Path, help="folder of seed articles (default: seeds/)")
-    build.add_argument("--sentences", type=Path, help="output (default: data/sentences.jsonl)")
-    build.add_argument("--labels", type=Path, help="gold labels (default: data/labels.jsonl)")
+    build = data_sub.add_parser("build", help="segment the seed (seeds/) and the written corpus (data/written/articles/) "
+                                              "into their sentences files and validate every label")
+    build.add_argument("--seeds", type=Path, help="instead, one folder of articles of yours (with --sentences, --labels)")
+    build.add_argument("--sentences", type=Path, help="the sentences file to write for --seeds")
+    build.add_argument("--labels", type=Path, help="the labels of --seeds' sentences")
     build.set_defaults(func=cmd_data_build)
     stats = data_sub.add_parser("stats", help="label counts per task")
-    stats.add_argument("data", nargs="*", type=Path, help="labelled files (default: data/labels.jsonl data/contrast.jsonl)")
+    stats.add_argument("data", nargs="*", type=Path, help="labelled files (default: the seed, the written corpus and the contrast set)")
+    stats.add_argument("--by", choices=["voice", "form", "topic", "year", "writer"],
+                       help="the written corpus's counts per catalog field (one labelled file: default "
+                            "data/written/labels.jsonl)")
+    stats.add_argument("--catalog", type=Path, help="with --by: the catalog (default: data/written/catalog.jsonl)")
     stats.set_defaults(func=cmd_data_stats)
 
     from stanceframe.models import FAMILIES
@@ -297,9 +338,12 @@ def build_parser() -> argparse.ArgumentParser:
     train = sub.add_parser("train", help="fit a model family on labelled data (all of it)")
     train.add_argument("--family", required=True, choices=list(FAMILIES))
     train.add_argument("--task", default="all", help="stance, framing, a comma list, or all (default)")
-    _data_args(train, "labelled JSONL/CSV files or hf:FOLDER[#split] datasets (default: gold seed set + contrast set)")
+    _data_args(train, "labelled JSONL/CSV files or hf:FOLDER[#split] datasets (default: the seed, the written corpus and the contrast set)")
     train.add_argument("--export", type=Path, help="write a model folder here (what tag/inspect accept)")
     train.add_argument("--seed", type=int, default=13)
+    train.add_argument("--config", type=Path, help="take the family's hyperparameters from this experiments config "
+                                                   "(default: training/experiments.toml when it names the family; "
+                                                   "'none': the family's defaults)")
     _tracking_args(train)
     train.set_defaults(func=cmd_train)
 

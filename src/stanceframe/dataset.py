@@ -16,6 +16,7 @@ import numpy as np
 
 from stanceframe.corpus import SUPPORTED_SUFFIXES, iter_records, lone_surrogate, read_documents_strict, segment
 from stanceframe.errors import DataFileError, UnlabelledSentencesError
+from stanceframe.paths import Corpus
 from stanceframe.schema import Schema, Task, load_schema
 
 GOLD_SOURCES = {"gold"}
@@ -28,6 +29,7 @@ class Example:
     labels: dict[str, str]
     group: str  # doc_id + paragraph: sentences of one paragraph never straddle a split
     source: str = "gold"
+    doc: str = ""  # the article (doc_id): ``group_by="article"`` keeps an article on one side
     target: str | None = None
     origin: str = ""  # file:line the example came from
 
@@ -59,6 +61,22 @@ class LabelledSet:
     @property
     def groups(self) -> list[str]:
         return [e.group for e in self.examples]
+
+    def groups_by(self, level: str = "paragraph") -> list[str]:
+        """Cross-validation groups: ``paragraph`` (doc_id + paragraph) or ``article``
+        (doc_id; a record without one is grouped as by paragraph)."""
+        if level == "paragraph":
+            return self.groups
+        if level == "article":
+            return [e.doc or e.group for e in self.examples]
+        raise ValueError(f"unknown grouping {level!r} (paragraph or article)")
+
+    @property
+    def docs(self) -> list[str]:
+        return [e.doc for e in self.examples]
+
+    def where_doc(self, docs: set[str], keep: bool = True) -> "LabelledSet":
+        return self.subset([i for i, e in enumerate(self.examples) if (e.doc in docs) == keep])
 
     @property
     def ids(self) -> list[str]:
@@ -277,7 +295,8 @@ def load_labelled(
             if reason:
                 raise DataFileError(path, lineno, reason)
             labels[task] = value
-        doc = str(record.get("doc_id", stem))
+        has_doc = record.get("doc_id") not in (None, "")
+        doc = str(record["doc_id"]) if has_doc else stem
         paragraph = record.get("paragraph")
         group = f"{doc}#p{paragraph}" if paragraph is not None else f"{doc}#{ex_id}"
         examples.append(
@@ -289,6 +308,7 @@ def load_labelled(
                 source=str(record.get("source") or default_source),
                 target=str(record[target_field]) if target_field else None,
                 origin=f"{path}:{lineno}",
+                doc=doc if has_doc else group,  # no doc_id: the record (or its paragraph) alone
             )
         )
     return LabelledSet(examples, tasks, schema, [str(path)], notices, target_field)
@@ -321,7 +341,9 @@ def _union_schema(first: Schema, second: Schema, tasks: Sequence[str]) -> Schema
     return Schema(merged, first.path)
 
 
-# --------------------------------------------------------------------------- seed set
+# --------------------------------------------------------------------------- building the labelled corpora
+
+CATALOG_FIELDS = ("doc_id", "voice", "topic", "date", "synthetic")
 
 
 @dataclass
@@ -331,42 +353,141 @@ class BuildReport:
     labelled: int
     sentences_path: str
     labels_path: str
+    name: str = "seed"
+
+
+@dataclass
+class _Built:
+    corpus: Corpus
+    sentences: list  # corpus.Sentence
+    files: dict  # doc_id -> the article file it came from
+    report: BuildReport
 
 
 def build_seed_set(seeds_dir: str | Path, sentences_path: str | Path, labels_path: str | Path,
                    schema: Schema | None = None) -> BuildReport:
-    """Segment every file in ``seeds_dir`` into ``sentences_path`` and check that every seed
-    sentence carries gold labels on every task in ``labels_path``."""
-    seeds_dir, sentences_path, labels_path = Path(seeds_dir), Path(sentences_path), Path(labels_path)
-    if not seeds_dir.is_dir():
-        raise DataFileError(seeds_dir, None, "not a folder of seed articles" if seeds_dir.exists() else "no such folder")
-    files = sorted(f for f in seeds_dir.iterdir() if f.is_file() and f.suffix.lower() in SUPPORTED_SUFFIXES)
+    """Segment every file in ``seeds_dir`` into ``sentences_path`` and check that every
+    sentence carries labels on every task in ``labels_path`` (one corpus, no catalog)."""
+    corpus = Corpus("seed", Path(seeds_dir), Path(sentences_path), Path(labels_path))
+    return build_corpora([corpus], schema=schema)[0]
+
+
+def build_corpora(corpora: Sequence[Corpus], schema: Schema | None = None,
+                  also_labelled: Sequence[str | Path] = ()) -> list[BuildReport]:
+    """Segment each corpus's articles into its sentences file and validate the whole set:
+    every sentence labelled on every task with a known label (``load_labelled``), no label
+    row for a sentence that no longer exists or whose text changed, a catalog row for every
+    article where the corpus has a catalog, and no sentence text in two articles (of any
+    corpus) or in one of ``also_labelled`` (the contrast set): a repeated text would sit on
+    both sides of a split. A sentences file is written once its labels file has been read, before the labels
+    are matched to the sentences, so a new article's ids can be read from it."""
+    built = [_build_one(c, schema) for c in corpora]
+    check_unique_texts(built, also_labelled)
+    return [b.report for b in built]
+
+
+def _build_one(corpus: Corpus, schema: Schema | None) -> _Built:
+    folder = corpus.articles
+    if not folder.is_dir():
+        raise DataFileError(folder, None, "not a folder of articles" if folder.exists() else "no such folder")
+    files = sorted(f for f in folder.iterdir() if f.is_file() and f.suffix.lower() in SUPPORTED_SUFFIXES)
     if not files:
-        raise DataFileError(seeds_dir, None, "no seed files (.txt, .md, .html, .jsonl, .csv)")
-    sentences = []
-    docs = 0
+        raise DataFileError(folder, None, "no article files (.txt, .md, .html, .jsonl, .csv)")
+    sentences, origin = [], {}
     for f in files:
         for doc in read_documents_strict(f):
-            docs += 1
+            if doc.doc_id in origin:
+                raise DataFileError(f, None, f"doc id {doc.doc_id!r} is also the id of {origin[doc.doc_id]}; rename one")
+            origin[doc.doc_id] = f
             sentences.extend(segment(doc))
-    labelled = load_labelled(labels_path, schema=schema) if labels_path.exists() else None
+    labelled = load_labelled(corpus.labels, schema=schema) if corpus.labels.exists() else None
+    _write_sentences(corpus.sentences, sentences)  # after the labels file proved readable
+    if corpus.catalog is not None:
+        check_catalog(corpus.catalog, origin)
     by_id = {e.id: e for e in labelled.examples} if labelled else {}
     missing = [s.id for s in sentences if s.id not in by_id]
     changed = [s.id for s in sentences if s.id in by_id and by_id[s.id].text != s.text]
+    if missing:
+        raise UnlabelledSentencesError(missing, corpus.labels)
+    if changed:
+        raise DataFileError(corpus.labels, None, f"{len(changed)} labelled sentence(s) no longer match the segmented "
+                                                 f"text (re-check their labels): {', '.join(changed[:10])}")
+    ids = {s.id for s in sentences}
+    stale = [e for e in labelled.examples if e.id not in ids] if labelled else []
+    if stale:
+        raise DataFileError(stale[0].origin.rpartition(":")[0], int(stale[0].origin.rpartition(":")[2]),
+                            f"label for {stale[0].id!r}, which is no sentence of {folder} "
+                            f"({len(stale)} such row(s); an article was edited or removed?)")
+    report = BuildReport(len(sentences), len(origin), len(by_id), str(corpus.sentences), str(corpus.labels), corpus.name)
+    return _Built(corpus, sentences, origin, report)
 
-    sentences_path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = sentences_path.with_suffix(sentences_path.suffix + ".tmp")
+
+def _write_sentences(path: Path, sentences) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
     with open(tmp, "w", encoding="utf-8") as fh:
         for s in sentences:
             fh.write(json.dumps(s.to_dict(), ensure_ascii=False) + "\n")
-    tmp.replace(sentences_path)
+    tmp.replace(path)
 
-    if missing:
-        raise UnlabelledSentencesError(missing, labels_path)
-    if changed:
-        raise DataFileError(labels_path, None, f"{len(changed)} labelled sentence(s) no longer match the segmented "
-                                               f"text (re-check their labels): {', '.join(changed[:10])}")
-    return BuildReport(len(sentences), docs, len(by_id), str(sentences_path), str(labels_path))
+
+def load_catalog(path: str | Path) -> dict[str, dict]:
+    """The written corpus's catalog: ``{doc_id: row}``, each row with ``CATALOG_FIELDS``
+    and ``synthetic: true`` (``DataFileError`` with file:line otherwise)."""
+    path = Path(path)
+    rows, lines = {}, {}
+    for lineno, record, error in _records(path):
+        if error:
+            raise DataFileError(path, lineno, error)
+        missing = [k for k in CATALOG_FIELDS if record.get(k) in (None, "")]
+        if missing:
+            raise DataFileError(path, lineno, f"missing field(s) {', '.join(missing)}")
+        if record["synthetic"] is not True:
+            raise DataFileError(path, lineno, "written articles are synthetic: set \"synthetic\": true")
+        doc = str(record["doc_id"])
+        if doc in rows:
+            raise DataFileError(path, lineno, f"doc_id {doc!r} again (first on line {lines[doc]})")
+        rows[doc], lines[doc] = {**record, "_line": lineno}, lineno
+    return rows
+
+
+def check_catalog(path: Path, articles: dict) -> None:
+    """Every article (``{doc_id: file}``) has one catalog row (``load_catalog``); every row
+    names an article."""
+    rows = load_catalog(path)
+    for doc, row in rows.items():
+        if doc not in articles:
+            raise DataFileError(path, row["_line"], f"doc_id {doc!r} names no article file")
+    absent = [d for d in articles if d not in rows]
+    if absent:
+        raise DataFileError(path, None, f"{len(absent)} article(s) have no catalog row: {', '.join(absent[:10])}")
+
+
+def _text_key(text: str) -> str:
+    return " ".join(text.split()).casefold()
+
+
+def check_unique_texts(built: Sequence[_Built], also_labelled: Sequence[str | Path] = ()) -> None:
+    """No sentence text (whitespace and case folded) in two different articles, nor in an
+    article and one of ``also_labelled``. One article may repeat itself (real pages do)."""
+    seen: dict[str, tuple[str, str]] = {}  # text -> (doc_id, where)
+    for b in built:
+        for s in b.sentences:
+            key = _text_key(s.text)
+            first = seen.setdefault(key, (s.doc_id, f"{s.id} ({b.files[s.doc_id]})"))
+            if first[0] != s.doc_id:
+                raise DataFileError(b.files[s.doc_id], None, f"sentence {s.id} repeats the text of {first[1]}: "
+                                                             f"{s.text[:80]!r}; reword one of them")
+    for path in also_labelled:
+        path = Path(path)
+        if not path.exists():
+            continue
+        for lineno, record, error in _records(path):
+            if error:
+                raise DataFileError(path, lineno, error)
+            first = seen.get(_text_key(str(record.get("text", ""))))
+            if first:
+                raise DataFileError(path, lineno, f"text repeats the article sentence {first[1]}; reword one of them")
 
 
 # --------------------------------------------------------------------------- splits

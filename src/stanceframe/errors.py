@@ -31,9 +31,9 @@ class TrackingError(StanceframeError):
 
 
 class UnlabelledSentencesError(StanceframeError):
-    """Some seed sentences carry no gold labels."""
+    """Some sentences of an article corpus (the seed, the written corpus) carry no labels."""
 
     def __init__(self, ids: list[str], labels_path):
         self.ids = ids
         shown = ", ".join(ids[:20]) + (f" ... (+{len(ids) - 20} more)" if len(ids) > 20 else "")
-        super().__init__(f"{labels_path}: {len(ids)} seed sentence(s) have no gold labels: {shown}")
+        super().__init__(f"{labels_path}: {len(ids)} sentence(s) have no labels: {shown}")

@@ -46,9 +46,15 @@ class ExperimentConfig:
     n_splits: int = 5
     n_repeats: int = 2
     seed: int = 13
+    group_by: str = "paragraph"
+    realtext: list[str] = field(default_factory=list)
+    cv_repeats: dict[str, int] = field(default_factory=dict)  # family -> repeats (costly families: fewer)
+    cv_folds: dict[str, int] = field(default_factory=dict)  # family -> at most this many of the shared folds
     promote_rule: str = "min_macro_f1"
+    promote_protocols: list[str] = field(default_factory=lambda: ["cv"])
     promote_export: str = "models/champion"
     registered_model: str = REGISTERED_MODEL_NAME
+    register: str = "all"  # "all": every family fitted on everything and registered; "best": the best only
     report_dir: str = "out/compare"
     path: str | None = None
 
@@ -68,20 +74,47 @@ def load_config(path: str | Path) -> ExperimentConfig:
     if not families:
         raise StanceframeError(f"{path}: no [families.*] tables")
     cv, data, promote = raw.get("cv", {}), raw.get("data", {}), raw.get("promote", {})
+    families = {name: dict(params or {}) for name, params in families.items()}
+    cv_repeats = {name: int(params.pop("cv_repeats")) for name, params in families.items() if "cv_repeats" in params}
+    cv_folds = {name: int(params.pop("cv_folds")) for name, params in families.items() if "cv_folds" in params}
+    if any(v < 1 for v in [*cv_repeats.values(), *cv_folds.values()]):
+        raise StanceframeError(f"{path}: cv_repeats and cv_folds must be at least 1")
+    group_by = str(cv.get("group_by", "paragraph"))
+    if group_by not in {"paragraph", "article"}:
+        raise StanceframeError(f"{path}: [cv] group_by must be \"paragraph\" or \"article\", not {group_by!r}")
+    protocols = list(promote.get("protocols", ["cv"]))
+    realtext = list(data.get("realtext", []))
+    unknown = [p for p in protocols if p not in {"cv", "realtext"}]
+    if unknown or not protocols or ("realtext" in protocols and not realtext):
+        raise StanceframeError(f"{path}: [promote] protocols must name \"cv\" and/or \"realtext\" (the latter with "
+                               f"[data] realtext files), not {protocols}")
     return ExperimentConfig(
-        families={name: dict(params or {}) for name, params in families.items()},
-        gold=list(data.get("gold", ["data/labels.jsonl"])),
-        train_only=list(data.get("train_only", ["data/contrast.jsonl"])),
+        families=families,
+        gold=list(data.get("gold", ["data/seed/labels.jsonl"])),
+        train_only=list(data.get("train_only", ["data/contrast/contrast.jsonl"])),
         tasks=data.get("tasks"),
         n_splits=int(cv.get("n_splits", 5)),
         n_repeats=int(cv.get("n_repeats", 2)),
         seed=int(cv.get("seed", 13)),
+        group_by=group_by,
+        realtext=realtext,
+        cv_repeats=cv_repeats,
+        cv_folds=cv_folds,
         promote_rule=str(promote.get("rule", "min_macro_f1")),
+        promote_protocols=protocols,
         promote_export=str(promote.get("export", "models/champion")),
         registered_model=str(promote.get("registered_model", REGISTERED_MODEL_NAME)),
+        register=_register_setting(path, promote),
         report_dir=str(raw.get("report", {}).get("dir", "out/compare")),
         path=str(path),
     )
+
+
+def _register_setting(path: Path, promote: dict) -> str:
+    value = str(promote.get("register", "all"))
+    if value not in {"all", "best"}:
+        raise StanceframeError(f"{path}: [promote] register must be \"all\" or \"best\", not {value!r}")
+    return value
 
 
 # --------------------------------------------------------------------------- estimators
@@ -257,34 +290,48 @@ def compare(
     data: LabelledSet | None = None,
 ) -> CompareResult:
     """Cross-validate every family of the config on the same grouped folds; log a parent
-    run per family with nested fold runs; write the leaderboard; optionally promote.
+    run per family with nested fold runs; run the real-text check; write the leaderboard;
+    optionally promote.
 
-    ``data`` (``compare --data``): the user's labelled set replaces the config's gold and
-    train-only files; folds are grouped by paragraph where records have one, else one
-    group per record."""
+    Folds are grouped by the config's ``group_by`` (``article``: no article on both sides).
+    The real-text check (config ``[data] realtext``: the seed's real sentences) fits each
+    family on every scored and train-only sentence that is not from those articles and
+    scores it on them. A family's ``cv_repeats`` / ``cv_folds`` (config) keep only its first
+    repeats / folds of the shared folds (costly families: the same test folds as the others'
+    first ones, fewer of them). ``data`` (``compare --data``): the user's labelled
+    set replaces the config's gold and train-only files; folds are grouped by paragraph
+    where records have one, else one group per record; no real-text check."""
     from stanceframe import plots
 
+    realtext = None
     if data is not None:
         gold, extra = data, None
     else:
         gold = load_training_data(resolve(root, config.gold), config.tasks)
-        gold = gold.where_source({"synthetic"}, keep=False)
+        gold = gold.where_source({"weak"}, keep=False)  # weakly labelled rows train, never score
         extra_paths = [p for p in resolve(root, config.train_only) if p.exists()]
         extra = load_training_data(extra_paths, gold.tasks) if extra_paths else None
+        if config.realtext:
+            realtext = load_training_data(resolve(root, config.realtext), gold.tasks)
     tasks = list(gold.tasks if data is not None else (config.tasks or gold.tasks))
-    folds = {t: grouped_folds(gold.labels(t), gold.groups, n_splits=config.n_splits,
+    groups = gold.groups_by(config.group_by if data is None else "paragraph")
+    folds = {t: grouped_folds(gold.labels(t), groups, n_splits=config.n_splits,
                               n_repeats=config.n_repeats, seed=config.seed) for t in tasks}
     n_splits = len(folds[tasks[0]]) // config.n_repeats
     report_dir = root / config.report_dir
     report_dir.mkdir(parents=True, exist_ok=True)
     result = CompareResult()
-    data_hash = (gold + extra).fingerprint() if extra else gold.fingerprint()
+    everything = gold + extra if extra else gold
+    data_hash = everything.fingerprint()
     chosen = [f for f in (families or config.families) if f in config.families]
     for family in chosen:
+        t_family = time.perf_counter()
         params = config.families[family]
-        run_params = {"family": family, **params, "cv_splits": n_splits, "cv_repeats": config.n_repeats,
-                      "cv_seed": config.seed, "data_hash": data_hash, "git_commit": git_commit(root),
-                      "n_gold": len(gold), "n_train_only": len(extra) if extra else 0}
+        repeats = min(config.cv_repeats.get(family, config.n_repeats), config.n_repeats)
+        n_folds = min(repeats * n_splits, config.cv_folds.get(family, repeats * n_splits))
+        run_params = {"family": family, **params, "cv_splits": n_splits, "cv_repeats": repeats, "cv_folds": n_folds,
+                      "cv_group_by": config.group_by, "cv_seed": config.seed, "data_hash": data_hash,
+                      "git_commit": git_commit(root), "n_gold": len(gold), "n_train_only": len(extra) if extra else 0}
         with tracker.run(f"compare-{family}", params=run_params, tags={"stanceframe.kind": "compare"}):
             tracker.log_params({f"label_counts_{t}": gold.label_counts(t) for t in tasks})
             result.summaries[family], result.cv[family] = {}, {}
@@ -299,22 +346,41 @@ def compare(
                                  f"macro-F1 {fold.metrics['macro_f1']:.3f} (fit {fold.fit_seconds:.1f}s)")
 
                 cv = cross_validate(lambda: build_estimator(family, task, params, config.seed, schema=gold.schema),
-                                    gold, task, folds[task], train_only=extra, n_splits=n_splits, on_fold=on_fold,
-                                    inputs=lambda s: s.inputs())
+                                    gold, task, folds[task][:n_folds], train_only=extra, n_splits=n_splits,
+                                    on_fold=on_fold, inputs=lambda s: s.inputs())
                 summary = cv.summary()
                 result.summaries[family][task], result.cv[family][task] = summary, cv
                 _log_task_summary(tracker, family, task, summary, gold, cv)
-            # the model: fitted on everything (gold + contrast), logged and registered
-            data = gold + extra if extra else gold
-            bundle, _ = fit_bundle(family, data, tasks, params, config.seed)
-            bundle_dir = Path(_tmpdir()) / "bundle"
-            bundle.save(bundle_dir, cv_summary={t: {"macro_f1": s["macro_f1"]} for t, s in result.summaries[family].items()})
-            logged = tracker.log_bundle(bundle_dir, registered_model_name=config.registered_model,
-                                        input_texts=gold.texts[:3], input_columns=_target_column(gold, 3))
-            result.summaries[family]["_model"] = {"bundle_dir": str(bundle_dir), **logged}
+            if realtext is not None:
+                checks = realtext_check(family, params, everything, realtext, tasks, config.seed)
+                for task, metrics in checks.items():
+                    result.summaries[family][task]["realtext"] = metrics
+                    tracker.log_metrics({f"{task}_realtext_macro_f1": metrics["macro_f1"],
+                                         f"{task}_realtext_accuracy": metrics["accuracy"]})
+                    tracker.log_dict(metrics, f"{task}/realtext_report.json")
+                    if progress:
+                        progress(f"{family:15s} {task:8s} real-text check on {metrics['n']} sentences: "
+                                 f"macro-F1 {metrics['macro_f1']:.3f}")
+            result.summaries[family]["_model"] = {}
+            if config.register == "all":  # the model: fitted on everything (gold + contrast), logged, registered
+                result.summaries[family]["_model"] = _fit_and_log(family, params, everything, tasks, config, tracker,
+                                                                  result.summaries[family], gold)
+            seconds = time.perf_counter() - t_family
+            tracker.log_metrics({"compare_seconds": seconds})
+            result.summaries[family]["_model"]["compare_seconds"] = seconds
     models = {f: {t: s for t, s in tasks_.items() if not t.startswith("_")} for f, tasks_ in result.summaries.items()}
     result.leaderboard = leaderboard_rows(models)
-    result.best = pick_best(models, config.promote_rule) if models else None
+    for row in result.leaderboard:
+        row["compare_seconds"] = result.summaries[row["family"]]["_model"]["compare_seconds"]
+        row["cv_folds"] = result.summaries[row["family"]][row["task"]]["n_folds"]
+    result.best = pick_best(models, config.promote_rule, config.promote_protocols) if models else None
+    if result.best and config.register == "best":  # only the best family is fitted on everything
+        best = result.best
+        with tracker.run(f"compare-{best}-final", params={"family": best, **config.families[best],
+                                                          "data_hash": data_hash, "git_commit": git_commit(root)},
+                         tags={"stanceframe.kind": "compare"}):
+            result.summaries[best]["_model"].update(_fit_and_log(best, config.families[best], everything, tasks,
+                                                                 config, tracker, result.summaries[best], gold))
     md = leaderboard_markdown(result.leaderboard, config, best=result.best)
     (report_dir / "leaderboard.md").write_text(md)
     (report_dir / "leaderboard.json").write_text(json.dumps(result.leaderboard, indent=2))
@@ -330,6 +396,40 @@ def compare(
             tracker.set_alias(model_info["version"], CHAMPION_ALIAS, config.registered_model)
         result.promoted = {"family": result.best, "export": str(export), "version": model_info.get("version")}
     return result
+
+
+def _fit_and_log(family: str, params: dict, everything: LabelledSet, tasks: Sequence[str], config: ExperimentConfig,
+                 tracker: Tracker, summaries: dict, gold: LabelledSet) -> dict:
+    """``family`` fitted on everything, saved with its CV summary, logged and registered."""
+    bundle, _ = fit_bundle(family, everything, tasks, params, config.seed)
+    bundle_dir = Path(_tmpdir()) / "bundle"
+    bundle.save(bundle_dir, cv_summary={t: {"macro_f1": s["macro_f1"]} for t, s in summaries.items()
+                                        if not t.startswith("_")})
+    logged = tracker.log_bundle(bundle_dir, registered_model_name=config.registered_model,
+                                input_texts=gold.texts[:3], input_columns=_target_column(gold, 3))
+    return {"bundle_dir": str(bundle_dir), **logged}
+
+
+def realtext_check(family: str, params: dict | None, everything: LabelledSet, realtext: LabelledSet,
+                   tasks: Sequence[str], seed: int) -> dict[str, dict]:
+    """``family`` fitted on every sentence of ``everything`` that is not from ``realtext``'s
+    articles (nor one of its ids), scored on ``realtext``: per task, ``task_metrics``."""
+    held_docs, held_ids = set(realtext.docs), set(realtext.ids)
+    keep = [i for i, e in enumerate(everything.examples) if e.doc not in held_docs and e.id not in held_ids]
+    train = everything.subset(keep)
+    bundle, _ = fit_bundle(family, train, tasks, params, seed)
+    preds = bundle.predict(realtext.inputs() if bundle.target_field else realtext.texts)
+    out = {}
+    for task in tasks:
+        labels = realtext.schema.task(task).label_names
+        p = preds[task]
+        full = np.zeros((len(realtext), len(labels)))
+        for j, c in enumerate(p.classes):
+            if c in labels:
+                full[:, labels.index(c)] = p.proba[:, j]
+        out[task] = task_metrics(realtext.labels(task), full, labels, labels)
+        out[task]["n_train"] = len(train)
+    return out
 
 
 def _log_task_summary(tracker: Tracker, family: str, task: str, summary: dict, gold: LabelledSet, cv: CVResult) -> None:
@@ -398,16 +498,33 @@ def evaluate_bundle(bundle: ModelBundle, data: LabelledSet, tasks: Sequence[str]
 def leaderboard_markdown(rows: list[dict], config: ExperimentConfig | None = None, best: str | None = None) -> str:
     lines = []
     if config:
-        lines.append(f"Cross-validation: stratified {config.n_splits}-fold grouped by paragraph, repeated "
-                     f"{config.n_repeats}× (seed {config.seed}); contrast sentences in training folds only.\n")
-    lines.append("| family | task | macro-F1 (mean ± std) | per-class F1 | accuracy | ECE | fit s | sentences/s |")
-    lines.append("|---|---|---|---|---|---|---|---|")
+        grouping = "article" if config.group_by == "article" else "paragraph"
+        costly = ", ".join([f"{f} {r}×" for f, r in config.cv_repeats.items() if r < config.n_repeats]
+                           + [f"{f} first {k} folds" for f, k in config.cv_folds.items()
+                              if k < config.n_splits * config.n_repeats])
+        lines.append(f"Cross-validation: stratified {config.n_splits}-fold grouped by {grouping}, repeated "
+                     f"{config.n_repeats}× (seed {config.seed}{'; ' + costly if costly else ''}); "
+                     f"train-only sentences (contrast set) in training folds only.")
+        if config.realtext:
+            lines.append("Real-text check: each family fitted on everything except the articles of "
+                         f"{', '.join(config.realtext)}, scored on their sentences.")
+        lines.append("")
+    has_real = any("realtext_macro_f1" in r for r in rows)
+    real_head = " real-text macro-F1 | real-text per-class F1 |" if has_real else ""
+    lines.append(f"| family | task | CV macro-F1 (mean ± std) | CV per-class F1 |{real_head} accuracy | ECE | fit s | "
+                 f"sentences/s |")
+    lines.append("|---|---|---|---|" + ("---|---|" if has_real else "") + "---|---|---|---|")
     for r in rows:
         per_class = ", ".join(f"{k} {v:.2f}" for k, v in r["per_class_f1"].items())
-        lines.append(f"| {r['family']} | {r['task']} | {r['macro_f1']:.3f} ± {r['macro_f1_std']:.3f} | {per_class} | "
+        real = ""
+        if has_real:
+            rp = ", ".join(f"{k} {v:.2f}" for k, v in r.get("realtext_per_class_f1", {}).items())
+            real = f" {r['realtext_macro_f1']:.3f} | {rp} |" if "realtext_macro_f1" in r else " | |"
+        lines.append(f"| {r['family']} | {r['task']} | {r['macro_f1']:.3f} ± {r['macro_f1_std']:.3f} | {per_class} |{real} "
                      f"{r['accuracy']:.3f} | {r['ece']:.3f} | {r['fit_seconds']:.2f} | {r['sentences_per_s']:,.0f} |")
     if best:
-        lines.append(f"\nBest family ({config.promote_rule if config else 'rule'}): **{best}**")
+        rule = f"{config.promote_rule} over {' + '.join(config.promote_protocols)}" if config else "rule"
+        lines.append(f"\nBest family ({rule}): **{best}**")
     return "\n".join(lines) + "\n"
 
 

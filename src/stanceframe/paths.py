@@ -1,7 +1,19 @@
-"""Where the project's folders are (seeds/, data/, models/, mlruns/, training/)."""
+"""Where the project's folders and data files are (seeds/, data/, models/, mlruns/, training/).
+
+The labelled data has three parts, each in a place whose name says what it is:
+
+- the **seed**: the one real article (``seeds/``), segmented into ``data/seed/sentences.jsonl``,
+  its gold labels in ``data/seed/labels.jsonl``;
+- the **written corpus**: articles written for the project (``data/written/articles/``, one
+  catalog row each in ``data/written/catalog.jsonl``), segmented into
+  ``data/written/sentences.jsonl``, labels in ``data/written/labels.jsonl``;
+- the **contrast set**: loose minimal-pair sentences, ``data/contrast/contrast.jsonl``
+  (training material only, never scored).
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 
@@ -16,3 +28,38 @@ def project_root() -> Path:
 
 def default_model_dir() -> Path:
     return project_root() / "models" / "default"
+
+
+@dataclass(frozen=True)
+class Corpus:
+    """A folder of articles, the file its segmented sentences go to, its labels and (for
+    written articles) the catalog that records each article's voice, topic and date."""
+
+    name: str
+    articles: Path
+    sentences: Path
+    labels: Path
+    catalog: Path | None = None
+
+
+def corpora(root: Path | None = None) -> list[Corpus]:
+    """The project's article corpora: the seed, then the written corpus."""
+    root = root or project_root()
+    written = root / "data" / "written"
+    return [
+        Corpus("seed", root / "seeds", root / "data" / "seed" / "sentences.jsonl", root / "data" / "seed" / "labels.jsonl"),
+        Corpus("written", written / "articles", written / "sentences.jsonl", written / "labels.jsonl",
+               written / "catalog.jsonl"),
+    ]
+
+
+def contrast_file(root: Path | None = None) -> Path:
+    return (root or project_root()) / "data" / "contrast" / "contrast.jsonl"
+
+
+def labelled_files(root: Path | None = None) -> list[Path]:
+    """Every labelled file of the project that exists: the corpora's labels, then the
+    contrast set (what ``train`` and ``data stats`` use by default)."""
+    root = root or project_root()
+    files = [c.labels for c in corpora(root)] + [contrast_file(root)]
+    return [f for f in files if f.is_file()]

@@ -36,7 +36,7 @@ def label_stats_table(sets) -> str:
     tasks = []
     for s in sets:
         tasks += [t for t in s.tasks if t not in tasks]
-    headers = ["task", "label"] + [getattr(s, "paths", ["?"])[0].rsplit("/", 1)[-1] for s in sets] + ["total"]
+    headers = ["task", "label"] + _file_columns([getattr(s, "paths", ["?"])[0] for s in sets]) + ["total"]
     rows = []
     for task in tasks:
         labels = []
@@ -48,6 +48,35 @@ def label_stats_table(sets) -> str:
             rows.append([task, label, *counts, sum(counts)])
     rows.append(["all", "sentences", *[len(s) for s in sets], sum(len(s) for s in sets)])
     return format_table(headers, rows)
+
+
+def catalog_stats_table(labelled, catalog: dict[str, dict], field: str) -> str:
+    """Articles, sentences and label counts per value of a catalog ``field`` (``year``: the
+    year of ``date``), most sentences first."""
+    def value(doc: str) -> str:
+        row = catalog.get(doc) or {}
+        raw = str(row.get("date", ""))[:4] if field == "year" else row.get(field, "")
+        return str(raw) or "(no catalog row)"
+
+    groups: dict[str, list] = {}
+    for e in labelled.examples:
+        groups.setdefault(value(e.doc), []).append(e)
+    columns = [(t, lab) for t in labelled.tasks for lab in labelled.label_counts(t)]
+    rows = []
+    for key, examples in sorted(groups.items(), key=lambda kv: (-len(kv[1]), kv[0])):
+        rows.append([key, len({e.doc for e in examples}), len(examples),
+                     *[sum(e.labels[t] == lab for e in examples) for t, lab in columns]])
+    rows.append(["all", len({e.doc for e in labelled.examples}), len(labelled),
+                 *[labelled.label_counts(t)[lab] for t, lab in columns]])
+    return format_table([field, "articles", "sentences", *[lab for _, lab in columns]], rows)
+
+
+def _file_columns(paths: Sequence[str]) -> list[str]:
+    """Column names for labelled files: the file name, or ``folder/name`` where two files
+    share a name (``seed/labels.jsonl``, ``written/labels.jsonl``)."""
+    names = [p.replace("\\", "/").rsplit("/", 1)[-1] for p in paths]
+    return ["/".join(p.replace("\\", "/").rsplit("/", 2)[-2:]) if names.count(n) > 1 else n
+            for p, n in zip(paths, names)]
 
 
 # --------------------------------------------------------------------------- inspect: terminal
