@@ -182,14 +182,16 @@ def test_data_stats_defaults_to_the_project_data(project, capsys):
     from stanceframe.dataset import load_labelled
 
     assert cli.main(["data", "stats"]) == 0
-    rows = _table_rows(capsys.readouterr().out)
-    gold = load_labelled(project / "data" / "seed" / "labels.jsonl")
-    contrast = load_labelled(project / "data" / "contrast" / "contrast.jsonl")
+    out = capsys.readouterr().out
+    assert out.split()[2:5] == ["seed/labels.jsonl", "written/labels.jsonl", "contrast.jsonl"]
+    rows = _table_rows(out)
+    sets = [load_labelled(project / "data" / part / "labels.jsonl") for part in ("seed", "written")]
+    sets.append(load_labelled(project / "data" / "contrast" / "contrast.jsonl"))
     for task in ("stance", "framing"):
-        for label, n in gold.label_counts(task).items():
-            m = contrast.label_counts(task)[label]
-            assert rows[(task, label)] == [n, m, n + m]
-    assert rows[("all", "sentences")] == [len(gold), len(contrast), len(gold) + len(contrast)]
+        for label in sets[0].label_counts(task):
+            counts = [s.label_counts(task)[label] for s in sets]
+            assert rows[(task, label)] == [*counts, sum(counts)]
+    assert rows[("all", "sentences")] == [*map(len, sets), sum(map(len, sets))]
 
 
 def test_data_stats_bad_file_exits_2_with_file_and_line(tmp_path, capsys):
