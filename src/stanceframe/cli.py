@@ -1,8 +1,11 @@
 """The ``stanceframe`` command: parsing, messages and exit codes only.
 
 Every handler is a few lines over functions of the modules that tests call directly.
-A user mistake (any :class:`StanceframeError`) exits 2 with one line on stderr; ``--debug``
-shows the traceback.
+Exit status: 0 all done, 1 some input skipped, 2 a user mistake (any
+:class:`StanceframeError`: one line on stderr), 3 an internal error (an uncaught exception:
+one line and a hint to rerun with ``--debug``), 130 interrupted. ``--debug`` shows the
+traceback instead. Every message printed for a person goes through
+:func:`stanceframe.terminal.printable` (control characters escaped).
 """
 
 from __future__ import annotations
@@ -16,8 +19,10 @@ from pathlib import Path
 from stanceframe import __version__
 from stanceframe.errors import StanceframeError, UnlabelledSentencesError
 from stanceframe.paths import project_root
+from stanceframe.terminal import printable
 
-EXIT_OK, EXIT_SKIPPED, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_SKIPPED, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
+EXIT_INTERRUPTED = 130
 
 
 # --------------------------------------------------------------------------- data
@@ -186,7 +191,7 @@ def cmd_tag(args) -> int:
             print(f"stanceframe tag: stopped; the rows done so far are kept in {args.out}.part; "
                   "run the same command with --resume to complete it", file=sys.stderr)
         raise
-    print(f"stanceframe tag: {summary.text()}", file=sys.stderr)
+    print(f"stanceframe tag: {printable(summary.text())}", file=sys.stderr)
     return summary.exit_code
 
 
@@ -203,7 +208,7 @@ def cmd_tag_spark(args) -> int:
         strict=args.strict, partition_by=args.partition_by, master=args.master,
         progress=not args.quiet and sys.stderr.isatty(),
     )
-    print(f"stanceframe tag: {summary.text()}", file=sys.stderr)
+    print(f"stanceframe tag: {printable(summary.text())}", file=sys.stderr)
     return summary.exit_code
 
 
@@ -349,7 +354,8 @@ def build_parser() -> argparse.ArgumentParser:
     tag = sub.add_parser(
         "tag", help="tag articles sentence by sentence (JSONL/CSV/Parquet)",
         description="Tag articles with stance and framing, sentence by sentence. Exit status: 0 all tagged, "
-                    "1 some input skipped (reasons on stderr), 2 usage error.",
+                    "1 some input skipped (reasons on stderr), 2 usage or user error (one line), 3 internal "
+                    "error (a bug: rerun with --debug), 130 interrupted.",
     )
     tag.add_argument("paths", nargs="+", metavar="PATH",
                      help="files (.txt .md .html .jsonl .csv), folders (recursive), globs, or - for stdin "
@@ -450,16 +456,29 @@ def main(argv: list[str] | None = None) -> int:
     except StanceframeError as exc:
         if args.debug:
             raise
-        print(f"stanceframe: error: {exc}", file=sys.stderr)
+        print(f"stanceframe: error: {printable(exc)}", file=sys.stderr)
         if isinstance(exc, UnlabelledSentencesError):
             for sentence_id in exc.ids:
-                print(f"  unlabelled: {sentence_id}", file=sys.stderr)
+                print(f"  unlabelled: {printable(sentence_id)}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("stanceframe: interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
     except BrokenPipeError:
         return EXIT_OK
+    except Exception as exc:  # noqa: BLE001 - a bug, not a user mistake: its own exit status
+        if args.debug:
+            raise
+        print(internal_error_line(exc), file=sys.stderr)
+        return EXIT_INTERNAL
+
+
+def internal_error_line(exc: BaseException) -> str:
+    """One line for an uncaught exception: what it was and how to see more."""
+    first = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else ""
+    what = f"{type(exc).__name__}: {first}" if first else type(exc).__name__
+    return (f"stanceframe: internal error: {printable(what)} (exit status {EXIT_INTERNAL}; rerun with --debug "
+            "for the traceback and report it)")
 
 
 if __name__ == "__main__":

@@ -45,6 +45,7 @@ import pandas as pd
 
 from stanceframe.corpus import SUPPORTED_SUFFIXES, Document, Skipped, expand_inputs, record_document
 from stanceframe.errors import StanceframeError
+from stanceframe.terminal import printable
 
 DEFAULT_MASTER = "local[2]"
 SHUFFLE_PARTITIONS = 4
@@ -529,14 +530,14 @@ def _report(items, plan: InputPlan, summary, stderr) -> None:
     summary.sentences = summary.run_sentences = counts.get(SENTENCE, 0)
     for skipped in plan.skipped:
         summary.skip(skipped)
-        print(f"skipped {skipped}", file=stderr, flush=True)
+        print(printable(f"skipped {skipped}"), file=stderr, flush=True)
     notes = (items.filter(F.col("kind").isin(SKIPPED, WARNING))
              .select("kind", "source", "line", "message", *ORDER).orderBy(*ORDER).collect())
     for note in notes:
         if note["kind"] == SKIPPED:
             skipped = Skipped(note["source"], note["line"], note["message"])
             summary.skip(skipped)
-            print(f"skipped {skipped}", file=stderr, flush=True)
+            print(printable(f"skipped {skipped}"), file=stderr, flush=True)
         else:
             summary.warnings += 1
-            print(f"warning: {note['message']}", file=stderr, flush=True)
+            print(printable(f"warning: {note['message']}"), file=stderr, flush=True)
