@@ -11,15 +11,17 @@ offsets into :attr:`Document.text` (for .txt files, the decoded file itself).
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 import os
 import re
 import sys
+import unicodedata
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Iterable, Iterator, NamedTuple
 
 from stanceframe.errors import DataFileError
 
@@ -436,9 +438,24 @@ BINARY_SNIFF_BYTES = 8192
 FALLBACK_ENCODING = "cp1252"
 
 
+ID_HASH_CHARS = 8  # hex digits of the name's hash appended to an id whose safe form changed or collides
+_UNSAFE_ID_CHARS = re.compile(r"[^\w.-]+")  # \w: Unicode letters and digits are kept
+
+
+def name_hash(name: str) -> str:
+    """A short stable hash of a file name (the same name gives the same hash on any machine)."""
+    return hashlib.sha256(name.encode("utf-8", "surrogatepass")).hexdigest()[:ID_HASH_CHARS]
+
+
 def safe_id(value: str) -> str:
-    """A doc id safe in file names and sentence ids."""
-    return re.sub(r"[^A-Za-z0-9_.-]+", "-", value).strip("-") or "doc"
+    """A doc id safe in file names and sentence ids: ``value`` itself when it is already
+    safe (letters of any script, digits, ``_ . -``; not starting or ending with ``-``),
+    else its safe form plus ``-`` and :func:`name_hash` of ``value``, so that ``a b`` and
+    ``a-b`` stay apart and a name made only of other characters still gets its own id."""
+    safe = _UNSAFE_ID_CHARS.sub("-", unicodedata.normalize("NFC", value)).strip("-")
+    if safe == value and safe:
+        return safe
+    return f"{safe or 'doc'}-{name_hash(value)}"
 
 
 def doc_id_for(path: Path, root: Path | None = None) -> str:
@@ -450,6 +467,33 @@ def doc_id_for(path: Path, root: Path | None = None) -> str:
         except ValueError:
             pass
     return safe_id(path.stem)
+
+
+class UniqueIds:
+    """Doc ids of one run kept unique: an id seen before gets ``-`` and the hash of its
+    file's name (its path below the folder it was found in), the same on every run of the
+    same inputs."""
+
+    def __init__(self):
+        self.seen: set[str] = set()
+
+    def __call__(self, doc_id: str, name: str) -> str:
+        if doc_id in self.seen:
+            doc_id = f"{doc_id}-{name_hash(name)}"
+            while doc_id in self.seen:  # the hashed form itself taken: hash again
+                doc_id = f"{doc_id}-{name_hash(doc_id)}"
+        self.seen.add(doc_id)
+        return doc_id
+
+
+def id_name(path: Path, root: Path | None = None) -> str:
+    """The name a collision hash is taken of: the path below ``root``, else the file name."""
+    if root is not None and root != path:
+        try:
+            return path.relative_to(root).as_posix()
+        except ValueError:
+            pass
+    return path.name
 
 
 def decode_bytes(data: bytes, source: str) -> tuple[str | None, list[str], str | None]:
@@ -525,46 +569,148 @@ def _text_document(path: Path, data: bytes, doc_id: str) -> Document | Skipped:
     return Document(doc_id, text, str(path), None, {}, warnings)
 
 
-def iter_records(
-    path: Path | str, stream: Iterable[str] | None = None
-) -> Iterator[tuple[int, dict | None, str | None]]:
-    """(line number, record, error) for each data line of a JSONL or CSV file."""
+MAX_RECORD_BYTES = 64 << 20  # a JSONL line or a CSV field longer than this is skipped, not read whole
+MAX_JSON_DEPTH = 100  # arrays/objects nested deeper than this are refused (json's own limit is a crash)
+
+
+class RecordLine(NamedTuple):
+    """One data line of a JSONL/CSV file: its record, or why it is unreadable, and a
+    warning (bytes that are not UTF-8, decoded with the fallback)."""
+
+    line: int
+    record: dict | None
+    error: str | None
+    warning: str | None = None
+
+
+def iter_records(path: Path | str, stream: Iterable[bytes] | None = None) -> Iterator[RecordLine]:
+    """A :class:`RecordLine` for each data line of a JSONL or CSV file (``stream``: its
+    lines as bytes instead of the file). A bad line never stops the file: the lines after
+    it are read."""
     path = Path(path)
-    if path.suffix.lower() == ".csv":
-        handle = stream if stream is not None else open(path, encoding="utf-8-sig", errors="replace", newline="")
-        try:
-            reader = csv.DictReader(handle)
-            for row in reader:
-                line = reader.line_num
-                if None in row:
-                    yield line, None, f"{len(row[None]) + len(reader.fieldnames)} fields, header has {len(reader.fieldnames)}"
-                else:
-                    yield line, row, None
-        except csv.Error as exc:
-            yield getattr(reader, "line_num", 0) or 1, None, f"CSV error: {exc}"
-        finally:
-            if stream is None:
-                handle.close()
-        return
     handle = stream if stream is not None else open(path, "rb")
     try:
-        for lineno, raw in enumerate(handle, start=1):
-            if isinstance(raw, bytes):
-                raw = raw.decode("utf-8", errors="replace")
-            if not raw.strip():
-                continue
-            try:
-                record = json.loads(raw)
-            except json.JSONDecodeError as exc:
-                yield lineno, None, f"invalid JSON ({exc.msg} at column {exc.colno})"
-                continue
-            if not isinstance(record, dict):
-                yield lineno, None, f"expected a JSON object, got {type(record).__name__}"
-                continue
-            yield lineno, record, None
+        if path.suffix.lower() == ".csv":
+            yield from _csv_records(str(path), handle)
+        else:
+            yield from _jsonl_records(str(path), handle if stream is not None else bounded_lines(handle))
     finally:
         if stream is None:
             handle.close()
+
+
+def bounded_lines(handle, limit: int = MAX_RECORD_BYTES) -> Iterator[bytes]:
+    """The lines of a binary ``handle``, none held longer than ``limit + 1`` bytes: a longer
+    line is given as its first ``limit + 1`` bytes (so it is seen to be too long) and the
+    rest of it is read past in chunks (``< /dev/zero`` cannot fill memory)."""
+    while True:
+        line = handle.readline(limit + 1)
+        if not line:
+            return
+        if len(line) > limit and not line.endswith(b"\n"):
+            while True:
+                chunk = handle.readline(1 << 20)
+                if not chunk or chunk.endswith(b"\n"):
+                    break
+        yield line
+
+
+def decode_line(raw: bytes | str, source: str, lineno: int) -> tuple[str, str | None]:
+    """(text, warning) of one line: UTF-8, else the fallback encoding with a warning naming
+    the file, the line and the first bad byte (as for text files)."""
+    if isinstance(raw, str):
+        return raw, None
+    try:
+        return raw.decode("utf-8"), None
+    except UnicodeDecodeError as exc:
+        warning = (f"{source}:{lineno}: not valid UTF-8 (byte {exc.start} of the line); "
+                   f"decoded as {FALLBACK_ENCODING}")
+        return raw.decode(FALLBACK_ENCODING, errors="replace"), warning
+
+
+def _jsonl_records(source: str, handle: Iterable[bytes]) -> Iterator[RecordLine]:
+    for lineno, raw in enumerate(handle, start=1):
+        if len(raw) > MAX_RECORD_BYTES:
+            yield RecordLine(lineno, None, f"line longer than {MAX_RECORD_BYTES >> 20} MiB")
+            continue
+        text, warning = decode_line(raw, source, lineno)
+        if lineno == 1:
+            text = text.removeprefix("\ufeff")
+        if not text.strip():
+            continue
+        record, error = parse_json_record(text)
+        yield RecordLine(lineno, record, error, warning)
+
+
+def parse_json_record(text: str) -> tuple[dict | None, str | None]:
+    """(record, None) for a JSON object, else (None, why): invalid JSON, a number too long
+    to convert, nesting deeper than :data:`MAX_JSON_DEPTH`, not an object."""
+    try:
+        record = json.loads(text)
+    except json.JSONDecodeError as exc:
+        return None, f"invalid JSON ({exc.msg} at column {exc.colno})"
+    except RecursionError:
+        return None, f"invalid JSON (nested deeper than {MAX_JSON_DEPTH} levels)"
+    except ValueError as exc:  # e.g. an integer of more than 4,300 digits
+        return None, f"invalid JSON ({str(exc).split(';')[0]})"
+    if not isinstance(record, dict):
+        return None, f"expected a JSON object, got {type(record).__name__}"
+    if json_depth(record) > MAX_JSON_DEPTH:
+        return None, f"invalid JSON (nested deeper than {MAX_JSON_DEPTH} levels)"
+    return record, None
+
+
+def json_depth(value) -> int:
+    """How deeply arrays and objects nest in a parsed JSON value (iterative: no recursion)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, (dict, list)):
+            deepest = max(deepest, depth)
+            if depth <= MAX_JSON_DEPTH:  # deeper than the limit: enough is known
+                stack.extend((child, depth + 1) for child in (item.values() if isinstance(item, dict) else item))
+    return deepest
+
+
+def _csv_records(source: str, handle: Iterable[bytes]) -> Iterator[RecordLine]:
+    """CSV rows as records keyed by the header; a row with too many fields or a CSV error
+    (a field over :data:`MAX_RECORD_BYTES`) is one error and the rows after it are read."""
+    warnings: dict[int, str] = {}
+
+    def lines():
+        for lineno, raw in enumerate(handle, start=1):
+            text, warning = decode_line(raw, source, lineno)
+            if warning:
+                warnings[lineno] = warning
+            yield text.removeprefix("\ufeff") if lineno == 1 else text
+
+    csv.field_size_limit(MAX_RECORD_BYTES)
+    reader = csv.reader(lines())
+    header, previous = None, 0
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            yield RecordLine(reader.line_num or 1, None, f"CSV error: {exc}")
+            previous = reader.line_num
+            continue
+        first, previous = previous + 1, reader.line_num
+        warning = next((warnings.pop(n) for n in range(first, previous + 1) if n in warnings), None)
+        if header is None:
+            if row:
+                header = row
+            continue
+        if not row:  # a blank line (DictReader skips them too)
+            continue
+        if len(row) > len(header):
+            yield RecordLine(previous, None, f"{len(row)} fields, header has {len(header)}")
+            continue
+        record = dict(zip(header, row))
+        for name in header[len(row):]:
+            record.setdefault(name, None)  # a short row: the missing fields are empty, as with DictReader
+        yield RecordLine(previous, record, None, warning)
 
 
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")  # what json.loads leaves of an unpaired \\udXXX escape
@@ -601,14 +747,17 @@ def replace_lone_surrogates(value):
 
 
 def _record_documents(
-    path: Path, text_field: str, id_field: str, stream: Iterable[str] | None = None
+    path: Path, text_field: str, id_field: str, stream: Iterable[bytes] | None = None, stem: str | None = None
 ) -> Iterator[Document | Skipped]:
-    stem = doc_id_for(path)
-    for lineno, record, error in iter_records(path, stream):
+    stem = stem or doc_id_for(path)
+    for lineno, record, error, warning in iter_records(path, stream):
         if error:
             yield Skipped(str(path), lineno, error)
-        else:
-            yield record_document(record, str(path), lineno, text_field=text_field, id_field=id_field, stem=stem)
+            continue
+        doc = record_document(record, str(path), lineno, text_field=text_field, id_field=id_field, stem=stem)
+        if warning and isinstance(doc, Document):
+            doc.warnings.insert(0, warning)
+        yield doc
 
 
 def record_document(record: dict, source: str, line: int, *, text_field: str = "text", id_field: str = "id",
@@ -639,13 +788,16 @@ def read_path(
     text_field: str = "text",
     id_field: str = "id",
     root: Path | None = None,
+    doc_id: str | None = None,
 ) -> Iterator[Document | Skipped]:
-    """Documents of one file: one for a text file, one per record for JSONL/CSV."""
+    """Documents of one file: one for a text file (its id ``doc_id``, default
+    :func:`doc_id_for`), one per record for JSONL/CSV (a record without an id gets
+    ``<doc_id>-<line>``)."""
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix in RECORD_SUFFIXES:
         try:
-            yield from _record_documents(path, text_field, id_field)
+            yield from _record_documents(path, text_field, id_field, stem=doc_id)
         except OSError as exc:
             yield Skipped(str(path), None, f"cannot read: {exc.strerror or exc}")
         return
@@ -654,7 +806,7 @@ def read_path(
     except OSError as exc:
         yield Skipped(str(path), None, f"cannot read: {exc.strerror or exc}")
         return
-    yield _text_document(path, data, doc_id_for(path, root))
+    yield _text_document(path, data, doc_id or doc_id_for(path, root))
 
 
 def read_stdin(

@@ -183,7 +183,7 @@ def _hf_records(spec: str):
             value = row.get(col)
             if isinstance(value, int) and value >= 0:
                 row[col] = int2str(value)
-        yield i, row, None
+        yield i, row, None, None
 
 
 def source_stem(source) -> str:
@@ -220,9 +220,11 @@ def load_labelled(
     path = source
     schema = schema or load_schema()
     rows = []
-    for lineno, record, error in (_hf_records(source) if is_hf_spec(source) else _records(source)):
+    for lineno, record, error, warning in (_hf_records(source) if is_hf_spec(source) else _records(source)):
         if error:
             raise DataFileError(path, lineno, error)
+        if warning:  # gold text is not silently changed: the user re-encodes the file as UTF-8
+            raise DataFileError(path, lineno, warning.split(": ", 1)[1].split(";")[0] + "; save the file as UTF-8")
         surrogate = lone_surrogate(record)
         if surrogate:  # gold text is not silently changed: the user fixes the escape
             raise DataFileError(path, lineno, f"unpaired surrogate escape {surrogate} (not Unicode text); "

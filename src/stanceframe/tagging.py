@@ -39,9 +39,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Callable, Iterable, Iterator, Sequence
 
-from stanceframe.corpus import (RECORD_SUFFIXES, Document, Sentence, Skipped, expand_inputs, read_path, read_stdin,
-                               segment)
+from stanceframe.corpus import (BINARY_SNIFF_BYTES, RECORD_SUFFIXES, Document, Sentence, Skipped, UniqueIds,
+                               bounded_lines, doc_id_for, expand_inputs, id_name, read_path, read_stdin, segment)
 from stanceframe.errors import DataFileError, ModelFolderError, StanceframeError
+from stanceframe.terminal import printable
 
 FORMATS = ("jsonl", "csv", "parquet")
 UNITS = ("document", "record")
@@ -169,21 +170,28 @@ def iter_documents(
     is yielded as ``None``, unread (record files are always read: their items are only
     known by reading them)."""
     index = 0
+    unique, unique_stems = UniqueIds(), UniqueIds()  # text files' doc ids; record files' stems (<stem>-<line>)
     for item in resolved:
         if isinstance(item, Skipped):
             yield item
             index += 1
             continue
         path, root = item
+        is_text = str(path) != "-" and Path(path).suffix.lower() not in RECORD_SUFFIXES
+        if str(path) == "-":
+            doc_id = None
+        else:
+            ids = unique if is_text else unique_stems
+            doc_id = ids(doc_id_for(Path(path), root if is_text else None), id_name(Path(path), root))
         if str(path) == "-":
             yield from stdin_documents(stdin, text_field=text_field, id_field=id_field)
             continue
-        if wanted is not None and not wanted(index) and Path(path).suffix.lower() not in RECORD_SUFFIXES:
+        if wanted is not None and not wanted(index) and is_text:
             yield None  # read_path gives exactly one item for a text file
             index += 1
             continue
         produced = False
-        for doc in read_path(path, text_field=text_field, id_field=id_field, root=root):
+        for doc in read_path(path, text_field=text_field, id_field=id_field, root=root, doc_id=doc_id):
             produced = True
             yield doc
             index += 1
@@ -193,19 +201,28 @@ def iter_documents(
 
 
 def stdin_documents(stream: IO[bytes] | None = None, *, text_field: str = "text", id_field: str = "id"):
-    """Standard input: JSONL records when its first line starts with ``{``, else one text."""
+    """Standard input: JSONL records when its first line starts with ``{``, else one text.
+    Closed (``<&-``): a user error; NUL bytes at the start (``< /dev/zero``): skipped as
+    binary, after reading only :data:`~stanceframe.corpus.BINARY_SNIFF_BYTES`."""
     if stream is None:
+        if sys.stdin is None:  # the shell closed it
+            raise DataFileError("-", None, "standard input is closed; pipe the text in or name a file")
         stream = sys.stdin.buffer
-    first = stream.readline()
-    if isinstance(first, str):
-        first = first.encode("utf-8")
-        stream = (line.encode("utf-8") if isinstance(line, str) else line for line in stream)
+    first = stream.readline(BINARY_SNIFF_BYTES)
+    if isinstance(first, str):  # a text stream (tests, embedding): the same bytes
+        stream = io.BytesIO(first.encode("utf-8") + stream.read().encode("utf-8"))
+        first = stream.readline(BINARY_SNIFF_BYTES)
+    if b"\x00" in first:
+        yield Skipped("-", None, "binary input (NUL bytes), not text")
+        return
     if first.lstrip().startswith(b"{"):
-        yield from read_stdin(text_field=text_field, id_field=id_field, stream=itertools.chain([first], stream),
+        lines = bounded_lines(stream)
+        if not first.endswith(b"\n"):  # the first line is longer than the sniffed bytes
+            first += next(lines, b"")
+        yield from read_stdin(text_field=text_field, id_field=id_field, stream=itertools.chain([first], lines),
                               fmt="jsonl")
     else:
-        rest = stream.read() if hasattr(stream, "read") else b"".join(stream)
-        yield from read_stdin(stream=io.BytesIO(first + rest))
+        yield from read_stdin(stream=io.BytesIO(first + stream.read()))
 
 
 def units_of(doc: Document, unit: str = "document") -> list[Sentence]:
@@ -989,6 +1006,7 @@ class Progress:
             self.bar = tqdm(unit="doc", desc="tagging", file=self.stream, dynamic_ncols=True, mininterval=0.5)
 
     def log(self, message: str) -> None:
+        message = printable(message)  # one line: a file name or text cannot fake lines or escapes
         if self.bar is not None:
             self.bar.write(message, file=self.stream)
         else:
