@@ -273,8 +273,8 @@ def test_resume_after_kill_9_at_a_known_point_with_a_torn_tail(tmp_path, model_d
     got, want = out.read_bytes(), whole.read_bytes()
     assert b"a torn ro" not in got
     assert sorted(got.splitlines()) == sorted(want.splitlines()) and got == want
-    again = run_cli(*args, "--out", out, "--resume")
-    assert again.returncode == 0 and "already complete" in again.stderr.decode()
+    again = run_cli(*args, "--out", out, "--resume")  # complete: nothing left that proves it is this run's
+    assert again.returncode == 2 and "nothing to resume" in again.stderr.decode() and out.read_bytes() == want
 
 
 # --------------------------------------------------------------------------- inspect

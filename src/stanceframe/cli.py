@@ -184,11 +184,11 @@ def cmd_tag(args) -> int:
             args.paths, model, out=args.out, fmt=args.format or "jsonl", per=args.per, unit=args.unit,
             text_field=args.text_field, id_field=args.id_field, batch_size=args.batch_size,
             resume=args.resume, strict=args.strict, progress=not args.quiet and sys.stderr.isatty(),
-            target_field=args.target_field,
+            target_field=args.target_field, force=args.force,
         )
     except KeyboardInterrupt:
         if args.out:
-            print(f"stanceframe tag: stopped; the rows done so far are kept in {args.out}.part; "
+            print(f"stanceframe tag: stopped; the rows done so far are kept in {printable(args.out)}.part; "
                   "run the same command with --resume to complete it", file=sys.stderr)
         raise
     print(f"stanceframe tag: {printable(summary.text())}", file=sys.stderr)
@@ -379,6 +379,9 @@ def build_parser() -> argparse.ArgumentParser:
                           "strongest sentences per label)")
     tag.add_argument("--resume", action="store_true",
                      help="complete an interrupted run's --out FILE (same inputs and options)")
+    tag.add_argument("--force", action="store_true",
+                     help="replace an existing --out FILE that this command did not start, or start an unfinished "
+                          "one over (never an input file)")
     tag.add_argument("--batch-size", type=_positive_int,
                      help="sentences per model call (default: 64 for transformer models, 1024 for the others)")
     tag.add_argument("--quiet", action="store_true", help="no progress bar")

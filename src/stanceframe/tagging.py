@@ -25,6 +25,7 @@ complete.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import hashlib
 import io
@@ -110,13 +111,16 @@ def model_info(model, spec: str | Path | None = None) -> dict:
 
 
 def model_identity(model) -> dict:
-    """What must not change between a run and its ``--resume``."""
+    """What must not change between a run and its ``--resume``: the manifest's identity and
+    a digest of every file of the model folder (new weights under the same manifest)."""
     manifest = getattr(model, "manifest", {}) or {}
+    folder = getattr(model, "path", None)
     return {
         "family": model.family,
         "created": manifest.get("created", ""),
         "data_hash": manifest.get("data_hash", ""),
         "tasks": {task: model.classes(task) for task in model.tasks},
+        "weights": folder_digest(Path(folder)) if folder and Path(folder).is_dir() else "",
     }
 
 
@@ -814,7 +818,7 @@ class StreamSink:
     def __init__(self, stream: IO[bytes], encoder):
         self.stream, self.encoder = stream, encoder
 
-    def open(self, resume: bool) -> ResumePoint | None:
+    def open(self, resume: bool, force: bool = False) -> ResumePoint | None:
         self.stream.write(self.encoder.header())
         return None
 
@@ -847,23 +851,43 @@ class FileSink:
         self.complete = False
 
     # -- start
-    def open(self, resume: bool) -> ResumePoint | None:
+    def open(self, resume: bool, force: bool = False) -> ResumePoint | None:
+        """Where to start: a fresh ``FILE.part``, or the committed point of an unfinished
+        run of the same command (``resume``). Refuses to replace a ``FILE`` this command did
+        not start (``force`` allows it) and to resume what it cannot prove is its own."""
+        if force:
+            self.part.unlink(missing_ok=True)
+            self.state_path.unlink(missing_ok=True)
+            resume = False
         state = self._read_state() if resume else None
         if resume and state is not None and not self.part.exists() and self.out.exists():
-            self.state_path.unlink()  # the run had finished (crash between rename and cleanup)
-            state = None
+            self._check_fingerprint(state, self.out)  # finished; killed between rename and cleanup
+            self.state_path.unlink()
+            self.complete = True
+            return None
         if state is not None and self.part.exists():
             return self._reopen(state)
         if resume and self.out.exists() and not self.part.exists():
-            self.complete = True
-            return None
+            raise StanceframeError(
+                f"{self.out}: exists and no unfinished run of it is left ({self.state_path.name} is missing), "
+                f"so there is nothing to resume; it is left as it is (--force tags again into it)"
+            )
         if self.part.exists() and not resume:
             raise StanceframeError(
                 f"{self.part}: unfinished output of an earlier run; add --resume to complete it, "
-                f"or delete {self.part} and {self.state_path.name} to start over"
+                f"or delete {self.part} and {self.state_path.name} to start over (or add --force)"
             )
-        self.out.parent.mkdir(parents=True, exist_ok=True)
-        self.handle = open(self.part, "wb")
+        if self.out.exists() and not force:
+            raise StanceframeError(
+                f"{self.out}: already exists and this command did not start it; it is left as it is "
+                f"(--force replaces it when the run completes, or choose another --out)"
+            )
+        try:
+            self.out.parent.mkdir(parents=True, exist_ok=True)
+            self.handle = open(self.part, "wb")
+        except OSError as exc:
+            raise StanceframeError(f"{self.part}: cannot write the output here ({exc.strerror or exc}); "
+                                   f"choose another --out") from None
         self.handle.write(self.encoder.header())
         self.commit(0, {})
         return None
@@ -880,15 +904,18 @@ class FileSink:
             raise StanceframeError(f"{self.state_path}: unknown progress file version {state.get('version')!r}")
         return state
 
-    def _reopen(self, state: dict) -> ResumePoint:
+    def _check_fingerprint(self, state: dict, written) -> None:
         if state.get("fingerprint") != self.fingerprint:
             theirs = state.get("fingerprint") or {}
             differ = sorted(k for k in set(theirs) | set(self.fingerprint) if theirs.get(k) != self.fingerprint.get(k))
             raise StanceframeError(
-                f"{self.part}: written by a different command (differs in: {', '.join(differ)}); "
-                f"resume with the same inputs, model and options, or delete {self.part} and "
-                f"{self.state_path.name} to start over"
+                f"{written}: written by a different command (differs in: {', '.join(differ)}); "
+                f"resume with the same inputs (same content), model (same weights) and options, or delete "
+                f"{self.part.name} and {self.state_path.name} to start over"
             )
+
+    def _reopen(self, state: dict) -> ResumePoint:
+        self._check_fingerprint(state, self.part)
         offset = int(state["offset"])
         if self.part.stat().st_size < offset:
             raise StanceframeError(f"{self.part}: shorter than its committed {offset} bytes; delete it and "
@@ -1064,11 +1091,13 @@ def run_tag(
     window_sentences: int = WINDOW_SENTENCES,
     target_field: str | None = None,
     workers: int | None = None,
+    force: bool = False,
 ) -> TagSummary:
     """Tag every input with ``model`` and write rows (see the module docstring for the
     resume design). Skipped inputs and warnings are reported one line each on ``stderr``.
     ``workers``: how many forked processes read and split documents (default: see
-    :func:`segmentation_workers`); 0: this one does."""
+    :func:`segmentation_workers`); 0: this one does. ``force``: replace an existing ``out``
+    that this command did not start (never an input)."""
     check_options(fmt=fmt, per=per, unit=unit, out=out, resume=resume, batch_size=batch_size)
     resolved = resolve_inputs(paths)
     tagger = Tagger(model, unit=unit, batch_size=batch_size, strict=strict, window_items=window_items,
@@ -1079,68 +1108,174 @@ def run_tag(
         sink = StreamSink(stdout if stdout is not None else sys.stdout.buffer,
                           CsvEncoder(columns) if fmt == "csv" else JsonlEncoder())
     else:
+        out = Path(out)
+        check_output_path(out, resolved)
         fingerprint = {
             "format": fmt, "per": per, "unit": unit, "text_field": text_field, "id_field": id_field,
             "strict": strict, "model": model_identity(model), "inputs": _inputs_digest(resolved),
         }
         if tagger.target_field:
             fingerprint["target_field"] = tagger.target_field
-        sink = FileSink(Path(out), fmt, columns, fingerprint)
-    point = sink.open(resume)
-    if sink.complete:
-        summary.already_complete = True
+        sink = FileSink(out, fmt, columns, fingerprint)
+    with OutputLock(out) if out is not None else contextlib.nullcontext():  # one writer per --out
+        point = sink.open(resume, force)
+        if sink.complete:
+            summary.already_complete = True
+            return summary
+        consumed = 0
+        if point is not None:
+            consumed = summary.resumed_items = point.consumed
+            summary.add_counts(point.counts)
+
+        def make_items(wanted=None):
+            items = iter_documents(resolved, text_field=text_field, id_field=id_field, stdin=stdin, wanted=wanted)
+            return itertools.islice(items, consumed, None)  # what the earlier run committed
+
+        reads_stdin = any(not isinstance(item, Skipped) and str(item[0]) == "-" for item in resolved)
+        n_workers = 0 if reads_stdin else segmentation_workers(unit, workers)  # a child gets no stdin
+        worker = prepared_in_workers(tagger, make_items, n_workers, consumed) if n_workers else None
+        summary.segmentation_workers = n_workers
+        windows = tagger.windows(worker, prepared=True) if worker is not None else tagger.windows(make_items())
+        bar = Progress(progress, stderr)
+        started = time.perf_counter()
+        threads = torch_threads(1 if tagger.inference_threads > 1 else None)
+        threads.__enter__()
+        try:
+            for window in windows:
+                documents = 0
+                for result in window.results:
+                    if isinstance(result, Skipped):
+                        summary.skip(result)
+                        bar.log(f"skipped {result}")
+                        continue
+                    for warning in result.doc.warnings:
+                        summary.warnings += 1
+                        bar.log(f"warning: {warning}")
+                    rows = result.rows if per == "sentence" else [article_row(result.doc, result.rows, tagger.classes)]
+                    sink.write(rows)
+                    documents += 1
+                    summary.documents += 1
+                    summary.sentences += len(result.rows)
+                    summary.run_sentences += len(result.rows)
+                consumed += window.consumed
+                sink.commit(consumed, summary.counts())
+                bar.update(documents, summary.sentences)
+            sink.finish()
+        finally:
+            if worker is not None:
+                worker.close()  # stops the segmentation worker if the loop ended early
+            tagger.close()
+            threads.__exit__(None, None, None)
+            bar.close()
+            sink.close()
+        summary.seconds = time.perf_counter() - started
         return summary
-    consumed = 0
-    if point is not None:
-        consumed = summary.resumed_items = point.consumed
-        summary.add_counts(point.counts)
-
-    def make_items(wanted=None):
-        items = iter_documents(resolved, text_field=text_field, id_field=id_field, stdin=stdin, wanted=wanted)
-        return itertools.islice(items, consumed, None)  # what the earlier run committed
-
-    reads_stdin = any(not isinstance(item, Skipped) and str(item[0]) == "-" for item in resolved)
-    n_workers = 0 if reads_stdin else segmentation_workers(unit, workers)  # a child gets no stdin
-    worker = prepared_in_workers(tagger, make_items, n_workers, consumed) if n_workers else None
-    summary.segmentation_workers = n_workers
-    windows = tagger.windows(worker, prepared=True) if worker is not None else tagger.windows(make_items())
-    bar = Progress(progress, stderr)
-    started = time.perf_counter()
-    threads = torch_threads(1 if tagger.inference_threads > 1 else None)
-    threads.__enter__()
-    try:
-        for window in windows:
-            documents = 0
-            for result in window.results:
-                if isinstance(result, Skipped):
-                    summary.skip(result)
-                    bar.log(f"skipped {result}")
-                    continue
-                for warning in result.doc.warnings:
-                    summary.warnings += 1
-                    bar.log(f"warning: {warning}")
-                rows = result.rows if per == "sentence" else [article_row(result.doc, result.rows, tagger.classes)]
-                sink.write(rows)
-                documents += 1
-                summary.documents += 1
-                summary.sentences += len(result.rows)
-                summary.run_sentences += len(result.rows)
-            consumed += window.consumed
-            sink.commit(consumed, summary.counts())
-            bar.update(documents, summary.sentences)
-        sink.finish()
-    finally:
-        if worker is not None:
-            worker.close()  # stops the segmentation worker if the loop ended early
-        tagger.close()
-        threads.__exit__(None, None, None)
-        bar.close()
-        sink.close()
-    summary.seconds = time.perf_counter() - started
-    return summary
 
 
 def _inputs_digest(resolved) -> str:
-    names = [str(item) if isinstance(item, Skipped) else str(item[0]) for item in resolved]
-    return hashlib.sha256("\n".join(names).encode("utf-8")).hexdigest()[:16]
+    """A digest of the inputs' names and contents (``--resume`` after a file got new
+    content under the same name is refused, not mixed); standard input counts by name."""
+    h = hashlib.sha256()
+    for item in resolved:
+        name = str(item) if isinstance(item, Skipped) else str(item[0])
+        h.update(name.encode("utf-8", "surrogatepass") + b"\0")
+        if not isinstance(item, Skipped) and name != "-":
+            h.update(file_digest(Path(name)).encode("ascii") + b"\n")
+    return h.hexdigest()[:16]
 
+
+def file_digest(path: Path) -> str:
+    """SHA-256 of a file's bytes (``unreadable`` when it cannot be read: the reader says why)."""
+    try:
+        with open(path, "rb") as handle:
+            return hashlib.file_digest(handle, "sha256").hexdigest()
+    except OSError:
+        return "unreadable"
+
+
+def folder_digest(folder: Path) -> str:
+    """SHA-256 over the relative names and contents of every file below ``folder``: the
+    model's weights, whatever its manifest says."""
+    h = hashlib.sha256()
+    for path in sorted(p for p in Path(folder).rglob("*") if p.is_file()):
+        h.update(path.relative_to(folder).as_posix().encode("utf-8", "surrogatepass") + b"\0")
+        h.update(file_digest(path).encode("ascii") + b"\n")
+    return h.hexdigest()[:16]
+
+
+# --------------------------------------------------------------------------- output safety
+
+
+def check_output_path(out: Path, resolved) -> None:
+    """Before any tagging: ``out`` is not a folder, and neither it nor its ``.part`` files
+    is one of the inputs (not even through another name or a hard link)."""
+    if out.is_dir():
+        raise StanceframeError(f"--out {out}: is a folder; name a file (--engine spark writes folders)")
+    inputs = [Path(item[0]) for item in resolved if not isinstance(item, Skipped) and str(item[0]) != "-"]
+    ours = [out, out.with_name(out.name + ".part"), out.with_name(out.name + ".part.json")]
+    for target in ours:
+        for source in inputs:
+            if _same_file(target, source):
+                raise StanceframeError(f"--out {out}: is an input ({source}); it would be overwritten, so it is "
+                                       "left as it is: choose another --out")
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return a.resolve() == b.resolve() or (a.exists() and b.exists() and os.path.samefile(a, b))
+    except OSError:
+        return False
+
+
+class OutputLock:
+    """An exclusive ``flock`` on ``FILE.lock`` while a run writes ``FILE``: a second
+    ``tag`` on the same ``--out`` refuses with one line instead of writing the same part
+    file. The lock file is removed when the run ends (the inode check makes the removal
+    safe against a run that opened it just before)."""
+
+    def __init__(self, out: Path):
+        self.out = Path(out)
+        self.path = self.out.with_name(self.out.name + ".lock")
+        self.fd: int | None = None
+
+    def __enter__(self) -> "OutputLock":
+        try:
+            import fcntl
+        except ImportError:  # not POSIX: no lock
+            return self
+        try:
+            self.out.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StanceframeError(f"--out {self.out}: cannot create its folder ({exc.strerror or exc})") from None
+        while True:
+            try:
+                fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            except OSError as exc:
+                raise StanceframeError(f"--out {self.out}: cannot write in {self.out.parent} "
+                                       f"({exc.strerror or exc}); choose another --out") from None
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                holder = os.read(fd, 32).decode("ascii", "replace").strip() or "?"
+                os.close(fd)
+                raise StanceframeError(f"--out {self.out}: another stanceframe tag (pid {holder}) is writing it; "
+                                       f"wait for it to end (then --resume if it was stopped)") from None
+            try:
+                if os.fstat(fd).st_ino == os.stat(self.path).st_ino:
+                    break  # still the lock file's inode: ours
+            except FileNotFoundError:
+                pass
+            os.close(fd)  # removed by the run that held it: take the new one
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode("ascii"))
+        self.fd = fd
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.fd is not None:
+            try:
+                os.unlink(self.path)
+            except OSError:
+                pass
+            os.close(self.fd)
+            self.fd = None
