@@ -741,6 +741,9 @@ def _plain_value(value):
 
 
 class CsvEncoder:
+    """Rows as CSV for spreadsheets: every text cell that a spreadsheet would run as a
+    formula is neutralised (:func:`csv_safe`); numbers are written as they are."""
+
     def __init__(self, columns: list[str]):
         self.columns = columns
 
@@ -751,17 +754,31 @@ class CsvEncoder:
         return buf.getvalue().encode("utf-8")
 
     def header(self) -> bytes:
-        return self._lines([self.columns])
+        return self._lines([[csv_safe(c) for c in self.columns]])
 
     def encode(self, rows: list[dict]) -> bytes:
         return self._lines([[_csv_cell(r.get(c)) for c in self.columns] for r in rows])
+
+
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r", "\n", "\uff1d", "\uff0b", "\uff0d", "\uff20")
+
+
+def csv_safe(text: str) -> str:
+    """OWASP's CSV-injection defence: a cell starting with ``= + - @``, a tab, a carriage
+    return or a line feed (or their full-width forms, which some spreadsheets also read)
+    gets a leading ``'``, so a spreadsheet shows it as text instead of running it
+    (``=HYPERLINK(...)``); the csv module quotes the cell and doubles its quotes. JSONL and
+    Parquet keep the exact text."""
+    return "'" + text if text.startswith(FORMULA_TRIGGERS) else text
 
 
 def _csv_cell(value):
     if value is None:
         return ""
     if isinstance(value, list):
-        return LIST_SEPARATOR.join(map(str, value))
+        return csv_safe(LIST_SEPARATOR.join(map(str, value)))
+    if isinstance(value, str):
+        return csv_safe(value)
     return value
 
 
