@@ -150,7 +150,7 @@ def test_progress_bar_on_a_terminal_and_quiet(tmp_path, model_dir):
         master, slave = pty.openpty()
         fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))  # a 120-column terminal
         proc = subprocess.Popen([*STANCEFRAME, "tag", str(tmp_path / "c.jsonl"), "--model", str(model_dir),
-                                 "--out", str(tmp_path / "o.jsonl"), *extra], stdout=subprocess.DEVNULL,
+                                 "--out", str(tmp_path / f"o{len(extra)}.jsonl"), *extra], stdout=subprocess.DEVNULL,
                                 stderr=slave, close_fds=True)
         os.close(slave)
         chunks = []

@@ -33,6 +33,7 @@ import itertools
 import json
 import math
 import os
+import stat
 import sys
 import time
 from collections import Counter
@@ -856,11 +857,13 @@ class FileSink:
     """Rows to ``FILE.part`` committed window by window, with ``FILE.part.json`` saying how
     far; renamed (or converted, for Parquet) to ``FILE`` when the input ends."""
 
-    def __init__(self, out: Path, fmt: str, columns: list[str], fingerprint: dict):
+    def __init__(self, out: Path, fmt: str, columns: list[str], fingerprint: dict,
+                 contents: Callable[[list[str]], str] | None = None):
         self.out = Path(out)
         self.fmt = fmt
         self.columns = columns
         self.fingerprint = fingerprint
+        self.contents = contents  # the inputs' contents digest, skipping the given streams
         self.encoder = CsvEncoder(columns) if fmt == "csv" else JsonlEncoder()
         self.part = self.out.with_name(self.out.name + ".part")
         self.state_path = self.out.with_name(self.out.name + ".part.json")
@@ -922,14 +925,25 @@ class FileSink:
         return state
 
     def _check_fingerprint(self, state: dict, written) -> None:
-        if state.get("fingerprint") != self.fingerprint:
-            theirs = state.get("fingerprint") or {}
-            differ = sorted(k for k in set(theirs) | set(self.fingerprint) if theirs.get(k) != self.fingerprint.get(k))
+        theirs = state.get("fingerprint") or {}
+        mine = self._comparable(theirs)
+        if theirs != mine:
+            differ = sorted(k for k in set(theirs) | set(mine) if theirs.get(k) != mine.get(k))
             raise StanceframeError(
                 f"{written}: written by a different command (differs in: {', '.join(differ)}); "
                 f"resume with the same inputs (same content), model (same weights) and options, or delete "
                 f"{self.part.name} and {self.state_path.name} to start over"
             )
+
+    def _comparable(self, theirs: dict) -> dict:
+        """This run's fingerprint, its contents digest taken without the inputs that were
+        streams (a FIFO) in the earlier run: a FIFO's content was never hashed, so a FIFO
+        completed by the same regular file can be resumed."""
+        mine = dict(self.fingerprint)
+        earlier = theirs.get("streams") or []
+        if earlier and self.contents is not None and set(mine.get("streams") or []) <= set(earlier):
+            mine["contents"], mine["streams"] = self.contents(earlier), earlier
+        return mine
 
     def _reopen(self, state: dict) -> ResumePoint:
         self._check_fingerprint(state, self.part)
@@ -1127,13 +1141,15 @@ def run_tag(
     else:
         out = Path(out)
         check_output_path(out, resolved)
+        streams = input_streams(resolved)
         fingerprint = {
             "format": fmt, "per": per, "unit": unit, "text_field": text_field, "id_field": id_field,
             "strict": strict, "model": model_identity(model), "inputs": _inputs_digest(resolved),
+            "contents": contents_digest(resolved, streams), "streams": streams,
         }
         if tagger.target_field:
             fingerprint["target_field"] = tagger.target_field
-        sink = FileSink(out, fmt, columns, fingerprint)
+        sink = FileSink(out, fmt, columns, fingerprint, lambda skip: contents_digest(resolved, skip))
     with OutputLock(out) if out is not None else contextlib.nullcontext():  # one writer per --out
         point = sink.open(resume, force)
         if sink.complete:
@@ -1190,14 +1206,37 @@ def run_tag(
 
 
 def _inputs_digest(resolved) -> str:
-    """A digest of the inputs' names and contents (``--resume`` after a file got new
-    content under the same name is refused, not mixed); standard input counts by name."""
+    """A digest of the inputs' names, in order."""
+    names = [str(item) if isinstance(item, Skipped) else str(item[0]) for item in resolved]
+    return hashlib.sha256("\n".join(names).encode("utf-8", "surrogatepass")).hexdigest()[:16]
+
+
+def input_streams(resolved) -> list[str]:
+    """The inputs that are not regular files (``-``, FIFOs, ``<(...)``): their content
+    cannot be read twice, so it is not part of :func:`contents_digest`."""
+    streams = []
+    for item in resolved:
+        if isinstance(item, Skipped):
+            continue
+        name = str(item[0])
+        try:
+            regular = name != "-" and stat.S_ISREG(os.stat(name).st_mode)
+        except OSError:
+            regular = True  # unreadable: the reader says why; its digest says "unreadable"
+        if not regular:
+            streams.append(name)
+    return streams
+
+
+def contents_digest(resolved, skip: Iterable[str] = ()) -> str:
+    """A digest of the content of every regular input file but those named in ``skip``:
+    ``--resume`` after a file got new content under the same name is refused, not mixed."""
+    skip = set(skip)
     h = hashlib.sha256()
     for item in resolved:
-        name = str(item) if isinstance(item, Skipped) else str(item[0])
-        h.update(name.encode("utf-8", "surrogatepass") + b"\0")
-        if not isinstance(item, Skipped) and name != "-":
-            h.update(file_digest(Path(name)).encode("ascii") + b"\n")
+        if isinstance(item, Skipped) or str(item[0]) in skip:
+            continue
+        h.update(str(item[0]).encode("utf-8", "surrogatepass") + b"\0" + file_digest(Path(item[0])).encode() + b"\n")
     return h.hexdigest()[:16]
 
 
