@@ -426,3 +426,75 @@ def test_stdin_of_nul_bytes_is_skipped_at_once(model_dir):
                               capture_output=True, timeout=120)
     assert proc.returncode == 1 and proc.stdout == b""
     assert "skipped -: binary input (NUL bytes), not text" in proc.stderr.decode()
+
+
+# --------------------------------------------------------------------------- MLflow servers
+
+
+@pytest.fixture
+def health_only_server():
+    """An HTTP server on 127.0.0.1 whose /health answers 200 and whose API answers 503;
+    it records each request's path and Authorization header."""
+    import http.server
+    import threading
+
+    seen = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def _answer(self):
+            seen.append((self.path, self.headers.get("Authorization")))
+            status = 200 if self.path.startswith("/health") else 503
+            body = b"OK" if status == 200 else b"Service Unavailable"
+            self.send_response(status)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        do_GET = do_POST = _answer
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"127.0.0.1:{server.server_address[1]}", seen
+    server.shutdown()
+    server.server_close()
+
+
+def test_a_failing_tracking_server_is_one_line_and_credentials_stay_secret(project, capsys, monkeypatch,
+                                                                           health_only_server):
+    import base64
+
+    for var in ("MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD"):
+        monkeypatch.delenv(var, raising=False)
+    address, seen = health_only_server
+    code, _, err = run(capsys, "train", "--family", "lexicon", "--tracking-uri",
+                       f"http://analyst:s3cret-pw@{address}")
+    assert code == 2
+    assert err.startswith(f"stanceframe: error: MLflow store http://{address}: ") and "503" in err
+    assert len(err.strip().splitlines()) == 1 and "s3cret" not in err
+    token = "Basic " + base64.b64encode(b"analyst:s3cret-pw").decode()
+    assert seen and seen[0][0] == "/health"
+    api = [auth for path, auth in seen if path.startswith("/api/")]
+    assert api and set(api) == {token}  # the credentials were sent, as basic auth, to the real host
+    assert len(api) <= 3  # at most 2 retries, not MLflow's default 7 with minutes of backoff
+
+
+# --------------------------------------------------------------------------- slow or unbounded
+
+
+def test_markdown_of_unclosed_markers_is_read_in_one_pass(tmp_path, capsys, model_dir):
+    """'*a ' * 20000 took 27 s (italics scanned to the end of the line from every '*');
+    the rules now stop at the next marker, so these 60-80 KB pages tag at once."""
+    for name, body in [("stars.md", "*a " * 20000), ("links.md", "[a" * 20000), ("parens.md", "[a](" * 20000),
+                       ("images.md", "![a" * 20000)]:
+        (tmp_path / name).write_text("Seoul refused lethal aid.\n\n" + body + "\n", encoding="utf-8")
+    (tmp_path / "ok.md").write_text("See [the *report*](http://x) and ![map](m.png) *now*.\n", encoding="utf-8")
+    code, out, err = run(capsys, "tag", tmp_path, "--model", model_dir, "--per", "article")
+    assert code == 0, err
+    rows = {json.loads(line)["doc_id"]: json.loads(line) for line in out.splitlines()}
+    assert set(rows) == {"stars", "links", "parens", "images", "ok"}
+    code, out, _ = run(capsys, "tag", tmp_path / "ok.md", "--model", model_dir)
+    assert [json.loads(line)["text"] for line in out.splitlines()] == ["See the report and now."]
