@@ -498,3 +498,33 @@ def test_markdown_of_unclosed_markers_is_read_in_one_pass(tmp_path, capsys, mode
     assert set(rows) == {"stars", "links", "parens", "images", "ok"}
     code, out, _ = run(capsys, "tag", tmp_path / "ok.md", "--model", model_dir)
     assert [json.loads(line)["text"] for line in out.splitlines()] == ["See the report and now."]
+
+
+def labelled_rows(stances: list[str]) -> list[dict]:
+    return [{"id": f"r{i}", "text": f"Sentence {i}: Seoul weighs the request for aid.", "stance": stance}
+            for i, stance in enumerate(stances, start=1)]
+
+
+@pytest.mark.parametrize("odd, twin, how", [("Support", "support", "differs only in case from"),
+                                            ("suport", "support", "is one letter away from")])
+def test_a_label_typo_in_user_data_is_an_error_naming_its_line(project, capsys, tmp_path, odd, twin, how):
+    data = write_jsonl(tmp_path / "d.jsonl", labelled_rows(["support", "none", "restraint", odd, "none"]))
+    code, _, err = run(capsys, "train", "--family", "tfidf-logreg", "--data", data, "--no-track")
+    assert code == 2
+    assert err.strip() == (f"stanceframe: error: {data}:4: label {odd!r} of task 'stance' {how} {twin!r}: a typo? "
+                           "fix it, or pass --schema FILE naming both labels")
+    schema = tmp_path / "schema.toml"  # a schema naming both labels allows them
+    schema.write_text('[tasks.stance]\ndescription = "s"\n' + "".join(
+        f'[tasks.stance.labels.{label}]\ndescription = "{label}"\n' for label in ("support", "none", "restraint", odd)),
+        encoding="utf-8")
+    code, _, err = run(capsys, "train", "--family", "tfidf-logreg", "--data", data, "--schema", schema,
+                       "--no-track")
+    assert code == 0, err
+
+
+@pytest.mark.parametrize("stances", [["none"], ["none", "none", "none"]])
+def test_a_data_set_too_small_to_train_on_is_one_line(project, capsys, tmp_path, stances):
+    data = write_jsonl(tmp_path / "d.jsonl", labelled_rows(stances))
+    code, _, err = run(capsys, "train", "--family", "tfidf-logreg", "--data", data, "--no-track")
+    assert code == 2 and err.startswith(f"stanceframe: error: {data}: ") and len(err.strip().splitlines()) == 1
+    assert "at least two" in err

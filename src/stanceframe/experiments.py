@@ -14,7 +14,7 @@ from typing import Sequence
 
 import numpy as np
 
-from stanceframe.dataset import LabelledSet, grouped_folds, source_stem, load_labelled, load_many
+from stanceframe.dataset import LabelledSet, check_trainable, grouped_folds, load_labelled, load_many, source_stem
 from stanceframe.errors import SchemaError, StanceframeError
 from stanceframe.evaluate import (
     CVResult,
@@ -202,6 +202,7 @@ def train(
     params: dict | None = None,
 ) -> TrainResult:
     """Fit ``family`` on all of ``data``, log the run and the model, optionally export."""
+    check_trainable(data, tasks)
     run_params = {"family": family, "seed": seed, "data_hash": data.fingerprint(), "tasks": list(tasks),
                   "n_examples": len(data), "git_commit": git_commit(project_root()), **(params or {})}
     if data.has_targets:
@@ -265,6 +266,7 @@ def compare(
     from stanceframe import plots
 
     if data is not None:
+        check_trainable(data, data.tasks)
         gold, extra = data, None
     else:
         gold = load_training_data(resolve(root, config.gold), config.tasks)
