@@ -528,3 +528,58 @@ def test_a_data_set_too_small_to_train_on_is_one_line(project, capsys, tmp_path,
     code, _, err = run(capsys, "train", "--family", "tfidf-logreg", "--data", data, "--no-track")
     assert code == 2 and err.startswith(f"stanceframe: error: {data}: ") and len(err.strip().splitlines()) == 1
     assert "at least two" in err
+
+
+def big_text(path: Path, megabytes: float, blank_lines: bool) -> str:
+    """Short sentences of news words, paragraphs separated by blank lines or one per line."""
+    import random
+
+    rng = random.Random(3)
+    words = "Seoul Kyiv Moscow aid arms refused warned said the lethal supply of to and will".split()
+    paragraphs, size = [], 0
+    while size < megabytes * (1 << 20):
+        paragraph = " ".join(" ".join(rng.choice(words) for _ in range(rng.randint(3, 12))).capitalize() + "."
+                             for _ in range(rng.randint(1, 12)))
+        paragraphs.append(paragraph)
+        size += len(paragraph) + 2
+    text = ("\n\n" if blank_lines else "\n").join(paragraphs)
+    path.write_text(text, encoding="utf-8")
+    return text
+
+
+@pytest.mark.parametrize("blank_lines", [True, False])
+def test_a_large_text_file_is_tagged_in_parts_with_the_ids_of_the_whole(tmp_path, capsys, model_dir, blank_lines):
+    from stanceframe.corpus import PART_BYTES, Document, segment
+
+    src = tmp_path / "big.txt"
+    text = big_text(src, 2.5, blank_lines)
+    assert src.stat().st_size > 2 * PART_BYTES
+    out = tmp_path / "o.jsonl"
+    code, _, err = run(capsys, "tag", src, "--model", model_dir, "--out", out)
+    assert code == 0 and "tagged 1 document(s)" in err
+    got = [(r["id"], r["start"], r["end"], r["text"]) for r in read_jsonl(out)]
+    want = [(s.id, s.start, s.end, s.text) for s in segment(Document("big", text))]
+    assert got == want  # the same sentences, ids and spans as the whole document in one piece
+    assert all(text[start:end].split() == t.split() for _, start, end, t in got[-50:])
+    code, articles, _ = run(capsys, "tag", src, "--model", model_dir, "--per", "article")
+    sources = [json.loads(line)["source"] for line in articles.splitlines()]
+    assert sources == [f"{src}#part{i}" for i in range(1, len(sources) + 1)] and len(sources) >= 3
+
+
+@pytest.mark.slow
+def test_memory_does_not_grow_with_the_size_of_a_document(tmp_path, model_dir):
+    """Peak memory of `tag` on a 1 MB and a 6 MB file of short sentences (the issue: 20 MB
+    took 690 MB): with parts, the larger file costs at most a few tens of MB more."""
+    peaks = {}
+    for megabytes in (1, 6):
+        src = tmp_path / f"m{megabytes}.txt"
+        big_text(src, megabytes, blank_lines=False)
+        code = ("import resource, sys\nfrom stanceframe.cli import main\n"
+                f"rc = main(['tag', {str(src)!r}, '--model', {str(model_dir)!r}, '--out', "
+                f"{str(tmp_path / f'o{megabytes}.jsonl')!r}, '--quiet'])\n"
+                "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\nsys.exit(rc)\n")
+        env = {**os.environ, "STANCEFRAME_SEGMENT_WORKERS": "0"}  # everything in the measured process
+        proc = subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=600, env=env)
+        assert proc.returncode == 0, proc.stderr.decode()
+        peaks[megabytes] = int(proc.stdout.split()[-1]) / 1024
+    assert peaks[6] - peaks[1] < 80, peaks  # unsplit: about 250 MB more

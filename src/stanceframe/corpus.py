@@ -10,6 +10,7 @@ offsets into :attr:`Document.text` (for .txt files, the decoded file itself).
 
 from __future__ import annotations
 
+import codecs
 import csv
 import hashlib
 import io
@@ -44,6 +45,21 @@ class Document:
     line: int | None = None  # the record's line in ``source`` (JSONL/CSV)
     meta: dict = field(default_factory=dict)  # other fields of a record (target, date...)
     warnings: list[str] = field(default_factory=list)
+    part: "Part | None" = None  # where this text sits in a large file read in parts
+
+
+@dataclass(frozen=True)
+class Part:
+    """A part of a text file larger than :data:`PART_BYTES`, read and tagged on its own so
+    that memory does not grow with the file: ``offset`` characters and ``paragraphs``
+    non-empty paragraphs of the document come before it, and ``blank_lines`` is the whole
+    document's paragraph rule (see :func:`paragraph_spans`), so its sentences get the ids and
+    spans they have in the whole document."""
+
+    index: int
+    offset: int
+    paragraphs: int
+    blank_lines: bool
 
 
 @dataclass
@@ -372,10 +388,11 @@ _BLANK_LINE = re.compile(r"\n[ \t\r\f\v]*\n")
 _WHITESPACE = re.compile(r"\s+")
 
 
-def paragraph_spans(text: str) -> list[tuple[int, int]]:
+def paragraph_spans(text: str, blank_lines: bool | None = None) -> list[tuple[int, int]]:
     """Spans of the non-empty paragraphs: blocks between blank lines when the text has any,
-    else one paragraph per line (one-paragraph-per-line files such as the seed article)."""
-    if _BLANK_LINE.search(text):
+    else one paragraph per line (one-paragraph-per-line files such as the seed article).
+    ``blank_lines``: the rule, when the text is a part of a larger document (its own)."""
+    if blank_lines if blank_lines is not None else _BLANK_LINE.search(text):
         separators = [(m.start(), m.end()) for m in _BLANK_LINE.finditer(text)]
         bounds, prev = [], 0
         for sep_start, sep_end in separators:
@@ -415,7 +432,10 @@ def segment(doc: Document) -> list[Sentence]:
     """Split a document into sentences with stable ids and character spans."""
     text = doc.text
     sentences = []
-    for p_index, (p_start, p_end) in enumerate(paragraph_spans(text), start=1):
+    part = doc.part
+    offset = part.offset if part is not None else 0  # a part of a large file: ids and spans of the whole
+    spans = paragraph_spans(text, part.blank_lines if part is not None else None)
+    for p_index, (p_start, p_end) in enumerate(spans, start=1 + (part.paragraphs if part is not None else 0)):
         n = 0
         for run_start, run_end in _kept_runs(text, p_start, p_end):
             for s_start, s_end in split_sentences(text[run_start:run_end]):
@@ -428,7 +448,8 @@ def segment(doc: Document) -> list[Sentence]:
                 lead, trail = len(raw) - len(raw.lstrip()), len(raw) - len(raw.rstrip())
                 # positional: id, doc_id, paragraph, sentence, start, end, text (faster than keywords)
                 sentences.append(Sentence(f"{doc.doc_id}-p{p_index}-s{n}", doc.doc_id, p_index, n,
-                                          run_start + s_start + lead, run_start + s_end - trail, clean))
+                                          offset + run_start + s_start + lead, offset + run_start + s_end - trail,
+                                          clean))
     return sentences
 
 
@@ -556,6 +577,116 @@ def markdown_to_text(md: str) -> str:
     for pattern, repl in _MD_RULES:
         text = pattern.sub(repl, text)
     return text
+
+
+PART_BYTES = 1 << 20  # a .txt file larger than this is read and tagged in parts of at most this many characters
+READ_CHUNK_BYTES = 1 << 20
+PART_SUFFIXES = {".txt", ".text"}  # HTML and Markdown need the whole page to be parsed
+
+
+def is_large_text(path: Path) -> bool:
+    """Whether ``path`` is a text file read in parts (:func:`text_parts`)."""
+    if Path(path).suffix.lower() not in PART_SUFFIXES:
+        return False
+    try:
+        return os.stat(path).st_size > PART_BYTES
+    except OSError:
+        return False
+
+
+def text_parts(path: Path, doc_id: str) -> Iterator[Document | Skipped]:
+    """A text file larger than :data:`PART_BYTES` as documents of at most that many
+    characters, read in chunks, so memory stays bounded however large the file. A part ends
+    at a paragraph break where there is one (then its sentences are exactly those of the
+    whole text: same ids, same spans); a paragraph longer than a part is cut at its last
+    space or line break before the limit and goes on as a new paragraph. The file is read
+    once before to choose the encoding (UTF-8, else cp1252 with a warning, as for small
+    files) and the paragraph rule."""
+    source = str(path)
+    scan = _scan_text_file(path)
+    if scan.skip:
+        yield Skipped(source, None, scan.skip)
+        return
+    encoding, errors = ("utf-8-sig", "strict") if scan.warning is None else (FALLBACK_ENCODING, "replace")
+    decoder = codecs.getincrementaldecoder(encoding)(errors=errors)
+    warnings = [scan.warning] if scan.warning else []
+    buf, offset, paragraphs, index = "", 0, 0, 0
+    with open(path, "rb") as handle:
+        while True:
+            chunk = handle.read(READ_CHUNK_BYTES)
+            buf += decoder.decode(chunk, final=not chunk)
+            while len(buf) > PART_BYTES or (not chunk and buf):
+                cut, after = _part_cut(buf, scan.blank_lines) if len(buf) > PART_BYTES else (len(buf), len(buf))
+                text = buf[:cut]
+                if text.strip():
+                    yield Document(doc_id, text, source, None, {}, list(warnings),
+                                   Part(index, offset, paragraphs, scan.blank_lines))
+                    index += 1
+                paragraphs += len(paragraph_spans(text, scan.blank_lines))
+                offset += after
+                buf = buf[after:]
+            if not chunk:
+                break
+    if index == 0:
+        yield Skipped(source, None, "empty file (no text)")
+
+
+def _part_cut(buf: str, blank_lines: bool, limit: int = PART_BYTES) -> tuple[int, int]:
+    """(end of this part, start of the next) in ``buf``: after the last paragraph break
+    before ``limit`` (a blank-line separator, or a line break when paragraphs are lines),
+    else at the last space or line break in the second half, else at ``limit``."""
+    if blank_lines:
+        last = None
+        for last in _BLANK_LINE.finditer(buf, 0, limit):
+            pass
+        if last is not None:
+            return last.start(), last.end()
+    else:
+        newline = buf.rfind("\n", 0, limit)
+        if newline > 0:
+            return newline, newline + 1
+    space = max(buf.rfind(" ", limit // 2, limit), buf.rfind("\n", limit // 2, limit))
+    cut = space if space > 0 else limit
+    return cut, cut
+
+
+@dataclass
+class _TextScan:
+    blank_lines: bool = False
+    warning: str | None = None
+    skip: str | None = None
+
+
+def _scan_text_file(path: Path) -> _TextScan:
+    """One pass over a large text file in chunks: binary (NUL bytes at the start)? valid
+    UTF-8 (else the warning :func:`decode_bytes` gives)? any blank line (the paragraph rule)?"""
+    scan = _TextScan()
+    decoder = codecs.getincrementaldecoder("utf-8")(errors="strict")
+    carry, consumed = b"", 0
+    with open(path, "rb") as handle:
+        while True:
+            chunk = handle.read(READ_CHUNK_BYTES)
+            if consumed == 0 and b"\x00" in chunk[:BINARY_SNIFF_BYTES]:
+                scan.skip = "binary file (NUL bytes), not text"
+                return scan
+            if scan.warning is None:
+                try:
+                    decoder.decode(chunk, final=not chunk)
+                except UnicodeDecodeError as exc:
+                    pending = len(decoder.getstate()[0])
+                    scan.warning = (f"{path}: not valid UTF-8 (byte {consumed - pending + exc.start}); "
+                                    f"decoded as {FALLBACK_ENCODING}")
+            if not scan.blank_lines:
+                window = carry + chunk
+                scan.blank_lines = _BLANK_LINE_BYTES.search(window) is not None
+                last = window.rfind(b"\n")
+                carry = window[last:] if last >= 0 and not window[last + 1:].strip(b" \t\r\f\v") else b""
+            consumed += len(chunk)
+            if not chunk or (scan.blank_lines and scan.warning is not None):
+                return scan
+
+
+_BLANK_LINE_BYTES = re.compile(rb"\n[ \t\r\f\v]*\n")
 
 
 def _text_document(path: Path, data: bytes, doc_id: str) -> Document | Skipped:
@@ -804,12 +935,18 @@ def read_path(
         except OSError as exc:
             yield Skipped(str(path), None, f"cannot read: {exc.strerror or exc}")
         return
+    doc_id = doc_id or doc_id_for(path, root)
     try:
+        if is_large_text(path):
+            yield from text_parts(path, doc_id)
+            return
         data = path.read_bytes()
     except OSError as exc:
         yield Skipped(str(path), None, f"cannot read: {exc.strerror or exc}")
         return
-    yield _text_document(path, data, doc_id or doc_id_for(path, root))
+    document = _text_document(path, data, doc_id)
+    del data  # not kept while the document is tagged
+    yield document
 
 
 def read_stdin(

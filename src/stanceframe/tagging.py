@@ -42,7 +42,8 @@ from pathlib import Path
 from typing import IO, Callable, Iterable, Iterator, Sequence
 
 from stanceframe.corpus import (BINARY_SNIFF_BYTES, RECORD_SUFFIXES, Document, Sentence, Skipped, UniqueIds,
-                               bounded_lines, doc_id_for, expand_inputs, id_name, read_path, read_stdin, segment)
+                               bounded_lines, doc_id_for, expand_inputs, id_name, is_large_text, read_path, read_stdin,
+                               segment)
 from stanceframe.errors import DataFileError, ModelFolderError, StanceframeError
 from stanceframe.terminal import printable
 
@@ -183,6 +184,7 @@ def iter_documents(
             continue
         path, root = item
         is_text = str(path) != "-" and Path(path).suffix.lower() not in RECORD_SUFFIXES
+        single = is_text and not is_large_text(Path(path))  # exactly one item (a large file: its parts)
         if str(path) == "-":
             doc_id = None
         else:
@@ -191,7 +193,7 @@ def iter_documents(
         if str(path) == "-":
             yield from stdin_documents(stdin, text_field=text_field, id_field=id_field)
             continue
-        if wanted is not None and not wanted(index) and is_text:
+        if wanted is not None and not wanted(index) and single:
             yield None  # read_path gives exactly one item for a text file
             index += 1
             continue
@@ -401,7 +403,7 @@ def prepare_item(item: Document | Skipped, *, unit: str = "document", strict: bo
     if target_field and (item.meta or {}).get(target_field) in (None, ""):
         return Skipped(item.source, item.line, f"no {target_field!r} field (the model is target-aware)"), []
     units = units_of(item, unit)
-    if not units:
+    if not units and not (item.part is not None and item.part.index > 0):  # a later part may hold none
         return Skipped(item.source, item.line, "no sentences (only boilerplate or punctuation)"), []
     return item, units
 
@@ -656,7 +658,8 @@ def article_row(doc: Document, rows: list[dict], classes: dict[str, list[str]], 
     """One row per document: counts, shares and mean probabilities per label, and the ids of
     the ``top`` sentences predicted with each label, strongest first."""
     n = len(rows)
-    out = {"doc_id": doc.doc_id, "source": doc.source, "n_sentences": n}
+    source = doc.source if doc.part is None else f"{doc.source}#part{doc.part.index + 1}"  # a large file's part
+    out = {"doc_id": doc.doc_id, "source": source, "n_sentences": n}
     for task, labels in classes.items():
         counts = Counter(r[task] for r in rows)
         for label in labels:
@@ -1181,13 +1184,16 @@ def run_tag(
                         summary.skip(result)
                         bar.log(f"skipped {result}")
                         continue
-                    for warning in result.doc.warnings:
+                    later_part = result.doc.part is not None and result.doc.part.index > 0  # of a large file
+                    for warning in [] if later_part else result.doc.warnings:  # a file's warnings once
                         summary.warnings += 1
                         bar.log(f"warning: {warning}")
+                    if per == "article" and not result.rows:
+                        continue  # a later part without sentences
                     rows = result.rows if per == "sentence" else [article_row(result.doc, result.rows, tagger.classes)]
                     sink.write(rows)
-                    documents += 1
-                    summary.documents += 1
+                    documents += 0 if later_part else 1
+                    summary.documents += 0 if later_part else 1
                     summary.sentences += len(result.rows)
                     summary.run_sentences += len(result.rows)
                 consumed += window.consumed
