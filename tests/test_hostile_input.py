@@ -583,3 +583,18 @@ def test_memory_does_not_grow_with_the_size_of_a_document(tmp_path, model_dir):
         assert proc.returncode == 0, proc.stderr.decode()
         peaks[megabytes] = int(proc.stdout.split()[-1]) / 1024
     assert peaks[6] - peaks[1] < 80, peaks  # unsplit: about 250 MB more
+
+
+def test_a_large_stdin_is_tagged_in_parts(tmp_path, model_dir):
+    from stanceframe.corpus import Document, segment
+
+    text = big_text(tmp_path / "big.txt", 1.6, blank_lines=True)
+    data = text.encode("utf-8") + b" Caf\xe9."  # not UTF-8 at the very end: the warning names stdin
+    proc = run_cli("tag", "-", "--model", model_dir, input=data)
+    assert proc.returncode == 0, proc.stderr.decode()
+    rows = [json.loads(line) for line in proc.stdout.decode().splitlines()]
+    whole = Document("stdin", data.decode("cp1252"))
+    assert [(r["id"], r["start"], r["end"]) for r in rows] == [(s.id, s.start, s.end) for s in segment(whole)]
+    err = proc.stderr.decode()
+    assert "warning: stdin.txt: not valid UTF-8" in err and "stanceframe-stdin-" not in err
+    assert "tagged 1 document(s)" in err

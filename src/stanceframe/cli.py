@@ -104,7 +104,7 @@ def cmd_train(args) -> int:
     secs = ", ".join(f"{t} {s:.1f}s" for t, s in result.fit_seconds.items())
     print(f"trained {args.family} on {len(data)} sentences ({secs})", file=sys.stderr)
     if result.export_dir:
-        print(f"model folder: {result.export_dir}", file=sys.stderr)
+        print(f"model folder: {printable(result.export_dir)}", file=sys.stderr)
     if result.model_uri:
         print(f"MLflow model: {result.model_uri} (registered version {result.version})", file=sys.stderr)
     return EXIT_OK
@@ -223,7 +223,7 @@ def cmd_inspect(args) -> int:
     print(report.sentence_table(article.rows, article.classes))
     if args.html or args.open:
         page = report.write_inspection_html(article, args.html or Path(f"{doc.doc_id}.inspect.html"))
-        print(f"inspection page: {page}", file=sys.stderr)
+        print(f"inspection page: {printable(page)}", file=sys.stderr)
         if args.open:
             import webbrowser
 
@@ -257,7 +257,7 @@ def cmd_bench(args) -> int:
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps(report, indent=2) + "\n")
-        print(f"bench: wrote {args.json}", file=sys.stderr)
+        print(f"bench: wrote {printable(args.json)}", file=sys.stderr)
     return EXIT_OK
 
 

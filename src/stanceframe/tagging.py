@@ -42,8 +42,8 @@ from pathlib import Path
 from typing import IO, Callable, Iterable, Iterator, Sequence
 
 from stanceframe.corpus import (BINARY_SNIFF_BYTES, RECORD_SUFFIXES, Document, Sentence, Skipped, UniqueIds,
-                               bounded_lines, doc_id_for, expand_inputs, id_name, is_large_text, read_path, read_stdin,
-                               segment)
+                               PART_BYTES, READ_CHUNK_BYTES, bounded_lines, doc_id_for, expand_inputs, id_name,
+                               is_large_text, read_path, read_stdin, segment, text_parts)
 from stanceframe.errors import DataFileError, ModelFolderError, StanceframeError
 from stanceframe.terminal import printable
 
@@ -229,7 +229,29 @@ def stdin_documents(stream: IO[bytes] | None = None, *, text_field: str = "text"
         yield from read_stdin(text_field=text_field, id_field=id_field, stream=itertools.chain([first], lines),
                               fmt="jsonl")
     else:
-        yield from read_stdin(stream=io.BytesIO(first + stream.read()))
+        yield from stdin_text(first, stream)
+
+
+def stdin_text(first: bytes, stream) -> Iterator[Document | Skipped]:
+    """Standard input as one text: in memory up to :data:`~stanceframe.corpus.PART_BYTES`,
+    else spooled to a temporary file and read in parts like a large ``.txt`` file (memory
+    stays bounded however much is piped in)."""
+    head = first + stream.read(PART_BYTES + 1 - len(first))
+    if len(head) <= PART_BYTES:
+        yield from read_stdin(stream=io.BytesIO(head))
+        return
+    import shutil
+    import tempfile
+
+    with tempfile.NamedTemporaryFile(prefix="stanceframe-stdin-", suffix=".txt") as spool:
+        spool.write(head)
+        shutil.copyfileobj(stream, spool, READ_CHUNK_BYTES)
+        spool.flush()
+        for item in text_parts(Path(spool.name), "stdin"):
+            item.source = "stdin.txt"  # where it came from, not the spool
+            if isinstance(item, Document):
+                item.warnings = [w.replace(spool.name, "stdin.txt") for w in item.warnings]
+            yield item
 
 
 def units_of(doc: Document, unit: str = "document") -> list[Sentence]:
