@@ -41,8 +41,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Callable, Iterable, Iterator, Sequence
 
-from stanceframe.corpus import (BINARY_SNIFF_BYTES, RECORD_SUFFIXES, Document, Sentence, Skipped, UniqueIds,
-                               PART_BYTES, READ_CHUNK_BYTES, bounded_lines, doc_id_for, expand_inputs, id_name,
+from stanceframe.corpus import (BINARY_SNIFF_BYTES, PART_BYTES, READ_CHUNK_BYTES, RECORD_SUFFIXES, Document,
+                               Sentence, Skipped, UniqueIds, bounded_lines, doc_id_for, expand_inputs, id_name,
                                is_large_text, read_path, read_stdin, segment, text_parts)
 from stanceframe.errors import DataFileError, ModelFolderError, StanceframeError
 from stanceframe.terminal import printable
@@ -183,16 +183,13 @@ def iter_documents(
             index += 1
             continue
         path, root = item
-        is_text = str(path) != "-" and Path(path).suffix.lower() not in RECORD_SUFFIXES
-        single = is_text and not is_large_text(Path(path))  # exactly one item (a large file: its parts)
-        if str(path) == "-":
-            doc_id = None
-        else:
-            ids = unique if is_text else unique_stems
-            doc_id = ids(doc_id_for(Path(path), root if is_text else None), id_name(Path(path), root))
         if str(path) == "-":
             yield from stdin_documents(stdin, text_field=text_field, id_field=id_field)
             continue
+        is_text = Path(path).suffix.lower() not in RECORD_SUFFIXES
+        single = is_text and not is_large_text(Path(path))  # exactly one item (a large file: its parts)
+        ids = unique if is_text else unique_stems
+        doc_id = ids(doc_id_for(Path(path), root if is_text else None), id_name(Path(path), root))
         if wanted is not None and not wanted(index) and single:
             yield None  # read_path gives exactly one item for a text file
             index += 1
@@ -793,8 +790,8 @@ def csv_safe(text: str) -> str:
     """OWASP's CSV-injection defence: a cell starting with ``= + - @``, a tab, a carriage
     return or a line feed (or their full-width forms, which some spreadsheets also read)
     gets a leading ``'``, so a spreadsheet shows it as text instead of running it
-    (``=HYPERLINK(...)``); the csv module quotes the cell and doubles its quotes. JSONL and
-    Parquet keep the exact text."""
+    (``=HYPERLINK(...)``); the csv module quotes a cell that holds a comma, a quote or a line
+    break and doubles its quotes. JSONL and Parquet keep the exact text."""
     return "'" + text if text.startswith(FORMULA_TRIGGERS) else text
 
 
