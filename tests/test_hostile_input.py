@@ -115,12 +115,24 @@ def test_out_never_replaces_a_file_it_did_not_start(tmp_path, capsys, model_dir)
     other = tmp_path / "other.jsonl"
     other.write_text("precious\n", encoding="utf-8")
     code, _, err = run(capsys, "tag", labelled, "--model", model_dir, "--out", other)
-    assert code == 2 and "already exists and this command did not start it" in err
+    assert code == 2 and "already exists and was not written by stanceframe tag" in err
     code, _, err = run(capsys, "tag", labelled, "--model", model_dir, "--out", other, "--resume")
     assert code == 2 and "nothing to resume" in err
     assert other.read_text() == "precious\n"
     code, _, err = run(capsys, "tag", labelled, "--model", model_dir, "--out", other, "--force")
     assert code == 0 and [r["id"] for r in read_jsonl(other)] == ["g1-p1-s1"]
+
+    # tag's own output (marked by an extended attribute) may be made again and resumed as complete
+    ours = other.read_bytes()
+    assert run(capsys, "tag", labelled, "--model", model_dir, "--out", other)[0] == 0
+    code, _, err = run(capsys, "tag", labelled, "--model", model_dir, "--out", other, "--resume")
+    assert code == 0 and "already complete" in err and other.read_bytes() == ours
+    code, _, err = run(capsys, "tag", labelled, "--model", model_dir, "--out", other, "--resume", "--per", "article")
+    assert code == 2 and "differs in: per" in err and other.read_bytes() == ours
+    copy = tmp_path / "copy.jsonl"  # a copy is not marked: another program's file as far as tag knows
+    copy.write_bytes(ours)
+    code, _, err = run(capsys, "tag", labelled, "--model", model_dir, "--out", copy)
+    assert code == 2 and "not written by stanceframe tag" in err
 
 
 @pytest.mark.parametrize("where", ["folder", "read-only", "under-a-file"])

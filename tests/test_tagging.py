@@ -384,10 +384,8 @@ def test_resume_after_a_crash_equals_an_uninterrupted_run(tmp_path, model, fmt):
     assert out.read_bytes() == whole.read_bytes()
     assert not part.exists() and not state.exists()
 
-    # complete, no progress file left: nothing proves FILE is this command's, so it is refused, untouched
-    with pytest.raises(StanceframeError, match="nothing to resume"):
-        run_tag(inputs, model, out=out, fmt=fmt, resume=True)
-    assert out.read_bytes() == whole.read_bytes()
+    again = run_tag(inputs, model, out=out, fmt=fmt, resume=True)  # FILE is marked as this command's output
+    assert again.already_complete and again.exit_code == 0 and out.read_bytes() == whole.read_bytes()
 
 
 def test_resume_refuses_a_different_command(tmp_path, model):

@@ -170,13 +170,16 @@ def iter_documents(
     id_field: str = "id",
     stdin: IO[bytes] | None = None,
     wanted: Callable[[int], bool] | None = None,
+    doc_ids: dict[str, str] | None = None,
 ) -> Iterator[Document | Skipped | None]:
     """Documents of the resolved inputs, one at a time, in order. ``wanted(i)``: whether
     item ``i`` (0-based, in input order) is needed; a text file whose single item is not
     is yielded as ``None``, unread (record files are always read: their items are only
-    known by reading them)."""
+    known by reading them). ``doc_ids``: :func:`file_doc_ids` of the whole run, when
+    ``resolved`` is only some of its files (Spark reads one file per call)."""
     index = 0
-    unique, unique_stems = UniqueIds(), UniqueIds()  # text files' doc ids; record files' stems (<stem>-<line>)
+    resolved = list(resolved)
+    doc_ids = file_doc_ids(resolved) if doc_ids is None else doc_ids
     for item in resolved:
         if isinstance(item, Skipped):
             yield item
@@ -186,10 +189,8 @@ def iter_documents(
         if str(path) == "-":
             yield from stdin_documents(stdin, text_field=text_field, id_field=id_field)
             continue
-        is_text = Path(path).suffix.lower() not in RECORD_SUFFIXES
-        single = is_text and not is_large_text(Path(path))  # exactly one item (a large file: its parts)
-        ids = unique if is_text else unique_stems
-        doc_id = ids(doc_id_for(Path(path), root if is_text else None), id_name(Path(path), root))
+        single = Path(path).suffix.lower() not in RECORD_SUFFIXES and not is_large_text(Path(path))  # one item
+        doc_id = doc_ids.get(str(path))
         if wanted is not None and not wanted(index) and single:
             yield None  # read_path gives exactly one item for a text file
             index += 1
@@ -202,6 +203,20 @@ def iter_documents(
         if not produced:
             yield Skipped(str(path), None, "empty file (no records)")
             index += 1
+
+
+def file_doc_ids(resolved) -> dict[str, str]:
+    """Each input file's doc id (a text file) or id stem (a record file: ``<stem>-<line>``
+    for records without an id), unique within the run (:class:`UniqueIds`), by file name."""
+    texts, stems, out = UniqueIds(), UniqueIds(), {}
+    for item in resolved:
+        if isinstance(item, Skipped) or str(item[0]) == "-":
+            continue
+        path, root = Path(item[0]), item[1]
+        is_text = path.suffix.lower() not in RECORD_SUFFIXES
+        out[str(item[0])] = (texts if is_text else stems)(doc_id_for(path, root if is_text else None),
+                                                          id_name(path, root))
+    return out
 
 
 def stdin_documents(stream: IO[bytes] | None = None, *, text_field: str = "text", id_field: str = "id"):
@@ -910,18 +925,23 @@ class FileSink:
         if state is not None and self.part.exists():
             return self._reopen(state)
         if resume and self.out.exists() and not self.part.exists():
-            raise StanceframeError(
-                f"{self.out}: exists and no unfinished run of it is left ({self.state_path.name} is missing), "
-                f"so there is nothing to resume; it is left as it is (--force tags again into it)"
-            )
+            mark = written_by_tag(self.out)
+            if mark is None:
+                raise StanceframeError(
+                    f"{self.out}: exists, was not written by stanceframe tag and no unfinished run of it is left, "
+                    f"so there is nothing to resume; it is left as it is (--force tags again into it)"
+                )
+            self._check_fingerprint({"fingerprint": mark}, self.out)
+            self.complete = True
+            return None
         if self.part.exists() and not resume:
             raise StanceframeError(
                 f"{self.part}: unfinished output of an earlier run; add --resume to complete it, "
                 f"or delete {self.part} and {self.state_path.name} to start over (or add --force)"
             )
-        if self.out.exists() and not force:
+        if self.out.exists() and not force and written_by_tag(self.out) is None:
             raise StanceframeError(
-                f"{self.out}: already exists and this command did not start it; it is left as it is "
+                f"{self.out}: already exists and was not written by stanceframe tag; it is left as it is "
                 f"(--force replaces it when the run completes, or choose another --out)"
             )
         try:
@@ -1003,9 +1023,11 @@ class FileSink:
         if self.fmt == "parquet":
             tmp = self.out.with_name(self.out.name + ".tmp")
             journal_to_parquet(self.part, tmp, self.columns)
+            mark_written_by_tag(tmp, self.fingerprint)
             os.replace(tmp, self.out)
             self.part.unlink()
         else:
+            mark_written_by_tag(self.part, self.fingerprint)  # the rename keeps it: FILE appears marked
             os.replace(self.part, self.out)
         self.state_path.unlink(missing_ok=True)
 
@@ -1306,6 +1328,29 @@ def _same_file(a: Path, b: Path) -> bool:
         return a.resolve() == b.resolve() or (a.exists() and b.exists() and os.path.samefile(a, b))
     except OSError:
         return False
+
+
+MARK_ATTRIBUTE = "user.stanceframe.tag"  # extended attribute of a FILE that `tag --out FILE` completed
+
+
+def mark_written_by_tag(path: Path, fingerprint: dict) -> None:
+    """Mark ``path`` as output of ``tag`` with ``fingerprint`` (an extended attribute, so the
+    file itself stays exactly the rows; nothing happens where the file system has none)."""
+    try:
+        os.setxattr(path, MARK_ATTRIBUTE, json.dumps(fingerprint, sort_keys=True).encode("utf-8"))
+    except (AttributeError, OSError):
+        pass
+
+
+def written_by_tag(path: Path) -> dict | None:
+    """The fingerprint of the ``tag`` run that completed ``path``, or None when it is not
+    marked (another program's file, a copy, a file system without extended attributes):
+    a marked file may be replaced by a new run and resumed as complete; another may not."""
+    try:
+        mark = json.loads(os.getxattr(path, MARK_ATTRIBUTE))
+    except (AttributeError, OSError, ValueError):
+        return None
+    return mark if isinstance(mark, dict) else None
 
 
 class OutputLock:
