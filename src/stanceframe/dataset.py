@@ -17,6 +17,7 @@ import numpy as np
 from stanceframe.corpus import SUPPORTED_SUFFIXES, iter_records, lone_surrogate, read_documents_strict, segment
 from stanceframe.errors import DataFileError, UnlabelledSentencesError
 from stanceframe.schema import Schema, Task, load_schema
+from stanceframe.terminal import printable
 
 GOLD_SOURCES = {"gold"}
 
@@ -471,4 +472,4 @@ def grouped_folds(
 
 def print_notices(labelled: LabelledSet, stream=sys.stderr) -> None:
     for notice in labelled.notices:
-        print(f"notice: {notice}", file=stream)
+        print(printable(f"notice: {notice}"), file=stream)

@@ -29,6 +29,7 @@ from stanceframe.models import FAMILIES, family_class
 from stanceframe.models.bundle import ModelBundle
 from stanceframe.paths import project_root
 from stanceframe.schema import Schema, default_schema_path, load_schema
+from stanceframe.terminal import printable
 from stanceframe.tracking import CHAMPION_ALIAS, REGISTERED_MODEL_NAME, Tracker, git_commit
 
 DEFAULT_CONFIG = Path("training") / "experiments.toml"
@@ -170,7 +171,7 @@ def load_training_data(paths: Sequence[Path | str], tasks: Sequence[str] | None,
     target_field, schema, labels_from_data...), notices printed to stderr."""
     data = load_many(paths, tasks=tasks, **fields) if len(paths) > 1 else load_labelled(paths[0], tasks=tasks, **fields)
     for notice in data.notices:
-        print(f"notice: {notice}", file=sys.stderr)
+        print(printable(f"notice: {notice}"), file=sys.stderr)
     return data
 
 
