@@ -166,11 +166,13 @@ def test_a_csv_field_over_128_kib_is_read_and_later_rows_kept(tmp_path, capsys, 
         writer.writerow(["c2", huge])
         writer.writerow(["c3", "Moscow warned Seoul."])
         writer.writerow(["c4", "one", "field", "too many"])
-        writer.writerow(["c5", "The talks resumed."])
+        handle.write("c5,a bare carriage return \r in a field: a CSV error\n")
+        writer.writerow(["c6", "The talks resumed."])
     code, out, err = run(capsys, "tag", src, "--model", model_dir, "--unit", "record")
     assert code == 1
-    assert [json.loads(line)["id"] for line in out.splitlines()] == ["c1", "c2", "c3", "c5"]
-    assert f"skipped {src}:5: 4 fields, header has 2" in err and "skipped 1 " in err.splitlines()[-1]
+    assert [json.loads(line)["id"] for line in out.splitlines()] == ["c1", "c2", "c3", "c6"]
+    assert f"skipped {src}:5: 4 fields, header has 2" in err
+    assert f"skipped {src}:6: CSV error: new-line character seen in unquoted field\n" in err and "skipped 2 " in err.splitlines()[-1]
 
 
 @pytest.mark.parametrize("kind", ["jsonl", "csv"])

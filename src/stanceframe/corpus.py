@@ -827,7 +827,8 @@ def _csv_records(source: str, handle: Iterable[bytes]) -> Iterator[RecordLine]:
         except StopIteration:
             return
         except csv.Error as exc:
-            yield RecordLine(reader.line_num or 1, None, f"CSV error: {exc}")
+            reason = str(exc).split(" - do you need")[0]  # the csv module's hint is about open(), not the file
+            yield RecordLine(reader.line_num or 1, None, f"CSV error: {reason}")
             previous = reader.line_num
             continue
         first, previous = previous + 1, reader.line_num
