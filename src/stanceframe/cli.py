@@ -380,8 +380,8 @@ def build_parser() -> argparse.ArgumentParser:
     tag.add_argument("--resume", action="store_true",
                      help="complete an interrupted run's --out FILE (same inputs and options)")
     tag.add_argument("--force", action="store_true",
-                     help="replace an existing --out FILE that this command did not start, or start an unfinished "
-                          "one over (never an input file)")
+                     help="replace an existing --out FILE that tag did not write, or start an unfinished one over "
+                          "(never an input file)")
     tag.add_argument("--batch-size", type=_positive_int,
                      help="sentences per model call (default: 64 for transformer models, 1024 for the others)")
     tag.add_argument("--quiet", action="store_true", help="no progress bar")
