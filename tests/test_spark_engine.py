@@ -160,6 +160,19 @@ def test_text_folder_gives_the_local_engines_rows_and_reports(spark, model, inpu
 
 
 @spark_test
+def test_colliding_and_non_ascii_file_names_get_the_local_engines_unique_ids(spark, model, tmp_path):
+    folder = tmp_path / "names"
+    folder.mkdir()
+    for name in ("a b.txt", "a-b.txt", "x.md", "x.txt", "Киев.txt", "!!.txt", "??.txt"):
+        (folder / name).write_text("Seoul refused lethal aid.", encoding="utf-8")
+    _, local_rows, _ = local_tag([folder], model, tmp_path / "local.jsonl")
+    _, rows, _ = spark_tag([folder], model, tmp_path / "spark")
+    ids = {r["doc_id"] for r in rows}
+    assert ids == {r["doc_id"] for r in local_rows} and len(ids) == 7
+    assert {"a-b", "x", "Киев"} <= ids
+
+
+@spark_test
 def test_bad_jsonl_records_are_reported_not_a_failed_job(spark, model, inputs, tmp_path):
     jsonl = inputs["jsonl"]
     (tmp_path / "none.jsonl").write_text("\n\n", encoding="utf-8")

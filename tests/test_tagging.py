@@ -384,7 +384,7 @@ def test_resume_after_a_crash_equals_an_uninterrupted_run(tmp_path, model, fmt):
     assert out.read_bytes() == whole.read_bytes()
     assert not part.exists() and not state.exists()
 
-    again = run_tag(inputs, model, out=out, fmt=fmt, resume=True)
+    again = run_tag(inputs, model, out=out, fmt=fmt, resume=True)  # FILE is marked as this command's output
     assert again.already_complete and again.exit_code == 0 and out.read_bytes() == whole.read_bytes()
 
 

@@ -1,8 +1,11 @@
 """The ``stanceframe`` command: parsing, messages and exit codes only.
 
 Every handler is a few lines over functions of the modules that tests call directly.
-A user mistake (any :class:`StanceframeError`) exits 2 with one line on stderr; ``--debug``
-shows the traceback.
+Exit status: 0 all done, 1 some input skipped, 2 a user mistake (any
+:class:`StanceframeError`: one line on stderr), 3 an internal error (an uncaught exception:
+one line and a hint to rerun with ``--debug``), 130 interrupted. ``--debug`` shows the
+traceback instead. Every message printed for a person goes through
+:func:`stanceframe.terminal.printable` (control characters escaped).
 """
 
 from __future__ import annotations
@@ -16,8 +19,10 @@ from pathlib import Path
 from stanceframe import __version__
 from stanceframe.errors import StanceframeError, UnlabelledSentencesError
 from stanceframe.paths import project_root
+from stanceframe.terminal import printable
 
-EXIT_OK, EXIT_SKIPPED, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_SKIPPED, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
+EXIT_INTERRUPTED = 130
 
 
 # --------------------------------------------------------------------------- data
@@ -114,7 +119,7 @@ def cmd_train(args) -> int:
     secs = ", ".join(f"{t} {s:.1f}s" for t, s in result.fit_seconds.items())
     print(f"trained {args.family} on {len(data)} sentences ({secs})", file=sys.stderr)
     if result.export_dir:
-        print(f"model folder: {result.export_dir}", file=sys.stderr)
+        print(f"model folder: {printable(result.export_dir)}", file=sys.stderr)
     if result.model_uri:
         print(f"MLflow model: {result.model_uri} (registered version {result.version})", file=sys.stderr)
     return EXIT_OK
@@ -215,14 +220,14 @@ def cmd_tag(args) -> int:
             args.paths, model, out=args.out, fmt=args.format or "jsonl", per=args.per, unit=args.unit,
             text_field=args.text_field, id_field=args.id_field, batch_size=args.batch_size,
             resume=args.resume, strict=args.strict, progress=not args.quiet and sys.stderr.isatty(),
-            target_field=args.target_field,
+            target_field=args.target_field, force=args.force,
         )
     except KeyboardInterrupt:
         if args.out:
-            print(f"stanceframe tag: stopped; the rows done so far are kept in {args.out}.part; "
+            print(f"stanceframe tag: stopped; the rows done so far are kept in {printable(args.out)}.part; "
                   "run the same command with --resume to complete it", file=sys.stderr)
         raise
-    print(f"stanceframe tag: {summary.text()}", file=sys.stderr)
+    print(f"stanceframe tag: {printable(summary.text())}", file=sys.stderr)
     return summary.exit_code
 
 
@@ -239,7 +244,7 @@ def cmd_tag_spark(args) -> int:
         strict=args.strict, partition_by=args.partition_by, master=args.master,
         progress=not args.quiet and sys.stderr.isatty(),
     )
-    print(f"stanceframe tag: {summary.text()}", file=sys.stderr)
+    print(f"stanceframe tag: {printable(summary.text())}", file=sys.stderr)
     return summary.exit_code
 
 
@@ -254,7 +259,7 @@ def cmd_inspect(args) -> int:
     print(report.sentence_table(article.rows, article.classes))
     if args.html or args.open:
         page = report.write_inspection_html(article, args.html or Path(f"{doc.doc_id}.inspect.html"))
-        print(f"inspection page: {page}", file=sys.stderr)
+        print(f"inspection page: {printable(page)}", file=sys.stderr)
         if args.open:
             import webbrowser
 
@@ -288,7 +293,7 @@ def cmd_bench(args) -> int:
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps(report, indent=2) + "\n")
-        print(f"bench: wrote {args.json}", file=sys.stderr)
+        print(f"bench: wrote {printable(args.json)}", file=sys.stderr)
     return EXIT_OK
 
 
@@ -393,7 +398,8 @@ def build_parser() -> argparse.ArgumentParser:
     tag = sub.add_parser(
         "tag", help="tag articles sentence by sentence (JSONL/CSV/Parquet)",
         description="Tag articles with stance and framing, sentence by sentence. Exit status: 0 all tagged, "
-                    "1 some input skipped (reasons on stderr), 2 usage error.",
+                    "1 some input skipped (reasons on stderr), 2 usage or user error (one line), 3 internal "
+                    "error (a bug: rerun with --debug), 130 interrupted.",
     )
     tag.add_argument("paths", nargs="+", metavar="PATH",
                      help="files (.txt .md .html .jsonl .csv), folders (recursive), globs, or - for stdin "
@@ -417,6 +423,9 @@ def build_parser() -> argparse.ArgumentParser:
                           "strongest sentences per label)")
     tag.add_argument("--resume", action="store_true",
                      help="complete an interrupted run's --out FILE (same inputs and options)")
+    tag.add_argument("--force", action="store_true",
+                     help="replace an existing --out FILE that tag did not write, or start an unfinished one over "
+                          "(never an input file)")
     tag.add_argument("--batch-size", type=_positive_int,
                      help="sentences per model call (default: 64 for transformer models, 1024 for the others)")
     tag.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -494,16 +503,29 @@ def main(argv: list[str] | None = None) -> int:
     except StanceframeError as exc:
         if args.debug:
             raise
-        print(f"stanceframe: error: {exc}", file=sys.stderr)
+        print(f"stanceframe: error: {printable(exc)}", file=sys.stderr)
         if isinstance(exc, UnlabelledSentencesError):
             for sentence_id in exc.ids:
-                print(f"  unlabelled: {sentence_id}", file=sys.stderr)
+                print(f"  unlabelled: {printable(sentence_id)}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("stanceframe: interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
     except BrokenPipeError:
         return EXIT_OK
+    except Exception as exc:  # noqa: BLE001 - a bug, not a user mistake: its own exit status
+        if args.debug:
+            raise
+        print(internal_error_line(exc), file=sys.stderr)
+        return EXIT_INTERNAL
+
+
+def internal_error_line(exc: BaseException) -> str:
+    """One line for an uncaught exception: what it was and how to see more."""
+    first = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else ""
+    what = f"{type(exc).__name__}: {first}" if first else type(exc).__name__
+    return (f"stanceframe: internal error: {printable(what)} (exit status {EXIT_INTERNAL}; rerun with --debug "
+            "for the traceback and report it)")
 
 
 if __name__ == "__main__":

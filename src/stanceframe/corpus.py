@@ -10,16 +10,19 @@ offsets into :attr:`Document.text` (for .txt files, the decoded file itself).
 
 from __future__ import annotations
 
+import codecs
 import csv
+import hashlib
 import io
 import json
 import os
 import re
 import sys
+import unicodedata
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Iterable, Iterator, NamedTuple
 
 from stanceframe.errors import DataFileError
 
@@ -42,6 +45,21 @@ class Document:
     line: int | None = None  # the record's line in ``source`` (JSONL/CSV)
     meta: dict = field(default_factory=dict)  # other fields of a record (target, date...)
     warnings: list[str] = field(default_factory=list)
+    part: "Part | None" = None  # where this text sits in a large file read in parts
+
+
+@dataclass(frozen=True)
+class Part:
+    """A part of a text file larger than :data:`PART_BYTES`, read and tagged on its own so
+    that memory does not grow with the file: ``offset`` characters and ``paragraphs``
+    non-empty paragraphs of the document come before it, and ``blank_lines`` is the whole
+    document's paragraph rule (see :func:`paragraph_spans`), so its sentences get the ids and
+    spans they have in the whole document."""
+
+    index: int
+    offset: int
+    paragraphs: int
+    blank_lines: bool
 
 
 @dataclass
@@ -370,10 +388,11 @@ _BLANK_LINE = re.compile(r"\n[ \t\r\f\v]*\n")
 _WHITESPACE = re.compile(r"\s+")
 
 
-def paragraph_spans(text: str) -> list[tuple[int, int]]:
+def paragraph_spans(text: str, blank_lines: bool | None = None) -> list[tuple[int, int]]:
     """Spans of the non-empty paragraphs: blocks between blank lines when the text has any,
-    else one paragraph per line (one-paragraph-per-line files such as the seed article)."""
-    if _BLANK_LINE.search(text):
+    else one paragraph per line (one-paragraph-per-line files such as the seed article).
+    ``blank_lines``: the rule, when the text is a part of a larger document (its own)."""
+    if blank_lines if blank_lines is not None else _BLANK_LINE.search(text):
         separators = [(m.start(), m.end()) for m in _BLANK_LINE.finditer(text)]
         bounds, prev = [], 0
         for sep_start, sep_end in separators:
@@ -413,7 +432,10 @@ def segment(doc: Document) -> list[Sentence]:
     """Split a document into sentences with stable ids and character spans."""
     text = doc.text
     sentences = []
-    for p_index, (p_start, p_end) in enumerate(paragraph_spans(text), start=1):
+    part = doc.part
+    offset = part.offset if part is not None else 0  # a part of a large file: ids and spans of the whole
+    spans = paragraph_spans(text, part.blank_lines if part is not None else None)
+    for p_index, (p_start, p_end) in enumerate(spans, start=1 + (part.paragraphs if part is not None else 0)):
         n = 0
         for run_start, run_end in _kept_runs(text, p_start, p_end):
             for s_start, s_end in split_sentences(text[run_start:run_end]):
@@ -426,7 +448,8 @@ def segment(doc: Document) -> list[Sentence]:
                 lead, trail = len(raw) - len(raw.lstrip()), len(raw) - len(raw.rstrip())
                 # positional: id, doc_id, paragraph, sentence, start, end, text (faster than keywords)
                 sentences.append(Sentence(f"{doc.doc_id}-p{p_index}-s{n}", doc.doc_id, p_index, n,
-                                          run_start + s_start + lead, run_start + s_end - trail, clean))
+                                          offset + run_start + s_start + lead, offset + run_start + s_end - trail,
+                                          clean))
     return sentences
 
 
@@ -436,9 +459,24 @@ BINARY_SNIFF_BYTES = 8192
 FALLBACK_ENCODING = "cp1252"
 
 
+ID_HASH_CHARS = 8  # hex digits of the name's hash appended to an id whose safe form changed or collides
+_UNSAFE_ID_CHARS = re.compile(r"[^\w.-]+")  # \w: Unicode letters and digits are kept
+
+
+def name_hash(name: str) -> str:
+    """A short stable hash of a file name (the same name gives the same hash on any machine)."""
+    return hashlib.sha256(name.encode("utf-8", "surrogatepass")).hexdigest()[:ID_HASH_CHARS]
+
+
 def safe_id(value: str) -> str:
-    """A doc id safe in file names and sentence ids."""
-    return re.sub(r"[^A-Za-z0-9_.-]+", "-", value).strip("-") or "doc"
+    """A doc id safe in file names and sentence ids: ``value`` itself when it is already
+    safe (letters of any script, digits, ``_ . -``; not starting or ending with ``-``),
+    else its safe form plus ``-`` and :func:`name_hash` of ``value``, so that ``a b`` and
+    ``a-b`` stay apart and a name made only of other characters still gets its own id."""
+    safe = _UNSAFE_ID_CHARS.sub("-", unicodedata.normalize("NFC", value)).strip("-")
+    if safe == value and safe:
+        return safe
+    return f"{safe or 'doc'}-{name_hash(value)}"
 
 
 def doc_id_for(path: Path, root: Path | None = None) -> str:
@@ -450,6 +488,33 @@ def doc_id_for(path: Path, root: Path | None = None) -> str:
         except ValueError:
             pass
     return safe_id(path.stem)
+
+
+class UniqueIds:
+    """Doc ids of one run kept unique: an id seen before gets ``-`` and the hash of its
+    file's name (its path below the folder it was found in), the same on every run of the
+    same inputs."""
+
+    def __init__(self):
+        self.seen: set[str] = set()
+
+    def __call__(self, doc_id: str, name: str) -> str:
+        if doc_id in self.seen:
+            doc_id = f"{doc_id}-{name_hash(name)}"
+            while doc_id in self.seen:  # the hashed form itself taken: hash again
+                doc_id = f"{doc_id}-{name_hash(doc_id)}"
+        self.seen.add(doc_id)
+        return doc_id
+
+
+def id_name(path: Path, root: Path | None = None) -> str:
+    """The name a collision hash is taken of: the path below ``root``, else the file name."""
+    if root is not None and root != path:
+        try:
+            return path.relative_to(root).as_posix()
+        except ValueError:
+            pass
+    return path.name
 
 
 def decode_bytes(data: bytes, source: str) -> tuple[str | None, list[str], str | None]:
@@ -489,15 +554,18 @@ def html_to_text(html: str) -> str:
     return "\n\n".join(paragraphs)
 
 
+# Linear time on any input: no rule's scan crosses the character that could start another
+# match of it ([^\][] in links, [^*\n] in italics), so a page of unclosed markers ('*a ' *
+# 20000, '[a' * 20000) costs one pass instead of one pass per marker.
 _MD_RULES = [
-    (re.compile(r"!\[[^\]]*\]\([^)]*\)"), ""),  # images
-    (re.compile(r"\[([^\]]+)\]\([^)]*\)"), r"\1"),  # links → their text
+    (re.compile(r"!\[[^\]\[\n]*\]\([^()\n]*\)"), ""),  # images
+    (re.compile(r"\[([^\]\[\n]+)\]\([^()\n]*\)"), r"\1"),  # links → their text
     # [ \t], not \s: a marker must not swallow the blank line before it (merging paragraphs)
     (re.compile(r"^[ \t]{0,3}#{1,6}[ \t]+", re.M), ""),  # headings
     (re.compile(r"^[ \t]{0,3}>[ \t]?", re.M), ""),  # block quotes
     (re.compile(r"^[ \t]*(?:[-*+]|\d+[.)])[ \t]+", re.M), ""),  # list markers
     (re.compile(r"(\*\*|__)(.+?)\1"), r"\2"),  # bold
-    (re.compile(r"(?<![\w*])\*(?!\s)(.+?)(?<!\s)\*(?![\w*])"), r"\1"),  # italics
+    (re.compile(r"(?<![\w*])\*(?!\s)([^*\n]+?)(?<!\s)\*(?![\w*])"), r"\1"),  # italics
     (re.compile(r"`([^`]+)`"), r"\1"),  # inline code
 ]
 _MD_FENCE = re.compile(r"^```.*?^```\s*$", re.M | re.S)
@@ -509,6 +577,116 @@ def markdown_to_text(md: str) -> str:
     for pattern, repl in _MD_RULES:
         text = pattern.sub(repl, text)
     return text
+
+
+PART_BYTES = 1 << 20  # a .txt file larger than this is read and tagged in parts of at most this many characters
+READ_CHUNK_BYTES = 1 << 20
+PART_SUFFIXES = {".txt", ".text"}  # HTML and Markdown need the whole page to be parsed
+
+
+def is_large_text(path: Path) -> bool:
+    """Whether ``path`` is a text file read in parts (:func:`text_parts`)."""
+    if Path(path).suffix.lower() not in PART_SUFFIXES:
+        return False
+    try:
+        return os.stat(path).st_size > PART_BYTES
+    except OSError:
+        return False
+
+
+def text_parts(path: Path, doc_id: str) -> Iterator[Document | Skipped]:
+    """A text file larger than :data:`PART_BYTES` as documents of at most that many
+    characters, read in chunks, so memory stays bounded however large the file. A part ends
+    at a paragraph break where there is one (then its sentences are exactly those of the
+    whole text: same ids, same spans); a paragraph longer than a part is cut at its last
+    space or line break before the limit and goes on as a new paragraph. The file is read
+    once before to choose the encoding (UTF-8, else cp1252 with a warning, as for small
+    files) and the paragraph rule."""
+    source = str(path)
+    scan = _scan_text_file(path)
+    if scan.skip:
+        yield Skipped(source, None, scan.skip)
+        return
+    encoding, errors = ("utf-8-sig", "strict") if scan.warning is None else (FALLBACK_ENCODING, "replace")
+    decoder = codecs.getincrementaldecoder(encoding)(errors=errors)
+    warnings = [scan.warning] if scan.warning else []
+    buf, offset, paragraphs, index = "", 0, 0, 0
+    with open(path, "rb") as handle:
+        while True:
+            chunk = handle.read(READ_CHUNK_BYTES)
+            buf += decoder.decode(chunk, final=not chunk)
+            while len(buf) > PART_BYTES or (not chunk and buf):
+                cut, after = _part_cut(buf, scan.blank_lines) if len(buf) > PART_BYTES else (len(buf), len(buf))
+                text = buf[:cut]
+                if text.strip():
+                    yield Document(doc_id, text, source, None, {}, list(warnings),
+                                   Part(index, offset, paragraphs, scan.blank_lines))
+                    index += 1
+                paragraphs += len(paragraph_spans(text, scan.blank_lines))
+                offset += after
+                buf = buf[after:]
+            if not chunk:
+                break
+    if index == 0:
+        yield Skipped(source, None, "empty file (no text)")
+
+
+def _part_cut(buf: str, blank_lines: bool, limit: int = PART_BYTES) -> tuple[int, int]:
+    """(end of this part, start of the next) in ``buf``: after the last paragraph break
+    before ``limit`` (a blank-line separator, or a line break when paragraphs are lines),
+    else at the last space or line break in the second half, else at ``limit``."""
+    if blank_lines:
+        last = None
+        for last in _BLANK_LINE.finditer(buf, 0, limit):
+            pass
+        if last is not None:
+            return last.start(), last.end()
+    else:
+        newline = buf.rfind("\n", 0, limit)
+        if newline > 0:
+            return newline, newline + 1
+    space = max(buf.rfind(" ", limit // 2, limit), buf.rfind("\n", limit // 2, limit))
+    cut = space if space > 0 else limit
+    return cut, cut
+
+
+@dataclass
+class _TextScan:
+    blank_lines: bool = False
+    warning: str | None = None
+    skip: str | None = None
+
+
+def _scan_text_file(path: Path) -> _TextScan:
+    """One pass over a large text file in chunks: binary (NUL bytes at the start)? valid
+    UTF-8 (else the warning :func:`decode_bytes` gives)? any blank line (the paragraph rule)?"""
+    scan = _TextScan()
+    decoder = codecs.getincrementaldecoder("utf-8")(errors="strict")
+    carry, consumed = b"", 0
+    with open(path, "rb") as handle:
+        while True:
+            chunk = handle.read(READ_CHUNK_BYTES)
+            if consumed == 0 and b"\x00" in chunk[:BINARY_SNIFF_BYTES]:
+                scan.skip = "binary file (NUL bytes), not text"
+                return scan
+            if scan.warning is None:
+                try:
+                    decoder.decode(chunk, final=not chunk)
+                except UnicodeDecodeError as exc:
+                    pending = len(decoder.getstate()[0])
+                    scan.warning = (f"{path}: not valid UTF-8 (byte {consumed - pending + exc.start}); "
+                                    f"decoded as {FALLBACK_ENCODING}")
+            if not scan.blank_lines:
+                window = carry + chunk
+                scan.blank_lines = _BLANK_LINE_BYTES.search(window) is not None
+                last = window.rfind(b"\n")
+                carry = window[last:] if last >= 0 and not window[last + 1:].strip(b" \t\r\f\v") else b""
+            consumed += len(chunk)
+            if not chunk or (scan.blank_lines and scan.warning is not None):
+                return scan
+
+
+_BLANK_LINE_BYTES = re.compile(rb"\n[ \t\r\f\v]*\n")
 
 
 def _text_document(path: Path, data: bytes, doc_id: str) -> Document | Skipped:
@@ -525,46 +703,149 @@ def _text_document(path: Path, data: bytes, doc_id: str) -> Document | Skipped:
     return Document(doc_id, text, str(path), None, {}, warnings)
 
 
-def iter_records(
-    path: Path | str, stream: Iterable[str] | None = None
-) -> Iterator[tuple[int, dict | None, str | None]]:
-    """(line number, record, error) for each data line of a JSONL or CSV file."""
+MAX_RECORD_BYTES = 64 << 20  # a JSONL line or a CSV field longer than this is skipped, not read whole
+MAX_JSON_DEPTH = 100  # arrays/objects nested deeper than this are refused (json's own limit is a crash)
+
+
+class RecordLine(NamedTuple):
+    """One data line of a JSONL/CSV file: its record, or why it is unreadable, and a
+    warning (bytes that are not UTF-8, decoded with the fallback)."""
+
+    line: int
+    record: dict | None
+    error: str | None
+    warning: str | None = None
+
+
+def iter_records(path: Path | str, stream: Iterable[bytes] | None = None) -> Iterator[RecordLine]:
+    """A :class:`RecordLine` for each data line of a JSONL or CSV file (``stream``: its
+    lines as bytes instead of the file). A bad line never stops the file: the lines after
+    it are read."""
     path = Path(path)
-    if path.suffix.lower() == ".csv":
-        handle = stream if stream is not None else open(path, encoding="utf-8-sig", errors="replace", newline="")
-        try:
-            reader = csv.DictReader(handle)
-            for row in reader:
-                line = reader.line_num
-                if None in row:
-                    yield line, None, f"{len(row[None]) + len(reader.fieldnames)} fields, header has {len(reader.fieldnames)}"
-                else:
-                    yield line, row, None
-        except csv.Error as exc:
-            yield getattr(reader, "line_num", 0) or 1, None, f"CSV error: {exc}"
-        finally:
-            if stream is None:
-                handle.close()
-        return
     handle = stream if stream is not None else open(path, "rb")
     try:
-        for lineno, raw in enumerate(handle, start=1):
-            if isinstance(raw, bytes):
-                raw = raw.decode("utf-8", errors="replace")
-            if not raw.strip():
-                continue
-            try:
-                record = json.loads(raw)
-            except json.JSONDecodeError as exc:
-                yield lineno, None, f"invalid JSON ({exc.msg} at column {exc.colno})"
-                continue
-            if not isinstance(record, dict):
-                yield lineno, None, f"expected a JSON object, got {type(record).__name__}"
-                continue
-            yield lineno, record, None
+        if path.suffix.lower() == ".csv":
+            yield from _csv_records(str(path), handle)
+        else:
+            yield from _jsonl_records(str(path), handle if stream is not None else bounded_lines(handle))
     finally:
         if stream is None:
             handle.close()
+
+
+def bounded_lines(handle, limit: int = MAX_RECORD_BYTES) -> Iterator[bytes]:
+    """The lines of a binary ``handle``, none held longer than ``limit + 1`` bytes: a longer
+    line is given as its first ``limit + 1`` bytes (so it is seen to be too long) and the
+    rest of it is read past in chunks (``< /dev/zero`` cannot fill memory)."""
+    while True:
+        line = handle.readline(limit + 1)
+        if not line:
+            return
+        if len(line) > limit and not line.endswith(b"\n"):
+            while True:
+                chunk = handle.readline(1 << 20)
+                if not chunk or chunk.endswith(b"\n"):
+                    break
+        yield line
+
+
+def decode_line(raw: bytes | str, source: str, lineno: int) -> tuple[str, str | None]:
+    """(text, warning) of one line: UTF-8, else the fallback encoding with a warning naming
+    the file, the line and the first bad byte (as for text files)."""
+    if isinstance(raw, str):
+        return raw, None
+    try:
+        return raw.decode("utf-8"), None
+    except UnicodeDecodeError as exc:
+        warning = (f"{source}:{lineno}: not valid UTF-8 (byte {exc.start} of the line); "
+                   f"decoded as {FALLBACK_ENCODING}")
+        return raw.decode(FALLBACK_ENCODING, errors="replace"), warning
+
+
+def _jsonl_records(source: str, handle: Iterable[bytes]) -> Iterator[RecordLine]:
+    for lineno, raw in enumerate(handle, start=1):
+        if len(raw) > MAX_RECORD_BYTES:
+            yield RecordLine(lineno, None, f"line longer than {MAX_RECORD_BYTES >> 20} MiB")
+            continue
+        text, warning = decode_line(raw, source, lineno)
+        if lineno == 1:
+            text = text.removeprefix("\ufeff")
+        if not text.strip():
+            continue
+        record, error = parse_json_record(text)
+        yield RecordLine(lineno, record, error, warning)
+
+
+def parse_json_record(text: str) -> tuple[dict | None, str | None]:
+    """(record, None) for a JSON object, else (None, why): invalid JSON, a number too long
+    to convert, nesting deeper than :data:`MAX_JSON_DEPTH`, not an object."""
+    try:
+        record = json.loads(text)
+    except json.JSONDecodeError as exc:
+        return None, f"invalid JSON ({exc.msg} at column {exc.colno})"
+    except RecursionError:
+        return None, f"invalid JSON (nested deeper than {MAX_JSON_DEPTH} levels)"
+    except ValueError as exc:  # e.g. an integer of more than 4,300 digits
+        return None, f"invalid JSON ({str(exc).split(';')[0]})"
+    if not isinstance(record, dict):
+        return None, f"expected a JSON object, got {type(record).__name__}"
+    if json_depth(record) > MAX_JSON_DEPTH:
+        return None, f"invalid JSON (nested deeper than {MAX_JSON_DEPTH} levels)"
+    return record, None
+
+
+def json_depth(value) -> int:
+    """How deeply arrays and objects nest in a parsed JSON value (iterative: no recursion)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, (dict, list)):
+            deepest = max(deepest, depth)
+            if depth <= MAX_JSON_DEPTH:  # deeper than the limit: enough is known
+                stack.extend((child, depth + 1) for child in (item.values() if isinstance(item, dict) else item))
+    return deepest
+
+
+def _csv_records(source: str, handle: Iterable[bytes]) -> Iterator[RecordLine]:
+    """CSV rows as records keyed by the header; a row with too many fields or a CSV error
+    (a field over :data:`MAX_RECORD_BYTES`) is one error and the rows after it are read."""
+    warnings: dict[int, str] = {}
+
+    def lines():
+        for lineno, raw in enumerate(handle, start=1):
+            text, warning = decode_line(raw, source, lineno)
+            if warning:
+                warnings[lineno] = warning
+            yield text.removeprefix("\ufeff") if lineno == 1 else text
+
+    csv.field_size_limit(MAX_RECORD_BYTES)
+    reader = csv.reader(lines())
+    header, previous = None, 0
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            reason = str(exc).split(" - do you need")[0]  # the csv module's hint is about open(), not the file
+            yield RecordLine(reader.line_num or 1, None, f"CSV error: {reason}")
+            previous = reader.line_num
+            continue
+        first, previous = previous + 1, reader.line_num
+        warning = next((warnings.pop(n) for n in range(first, previous + 1) if n in warnings), None)
+        if header is None:
+            if row:
+                header = row
+            continue
+        if not row:  # a blank line (DictReader skips them too)
+            continue
+        if len(row) > len(header):
+            yield RecordLine(previous, None, f"{len(row)} fields, header has {len(header)}")
+            continue
+        record = dict(zip(header, row))
+        for name in header[len(row):]:
+            record.setdefault(name, None)  # a short row: the missing fields are empty, as with DictReader
+        yield RecordLine(previous, record, None, warning)
 
 
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")  # what json.loads leaves of an unpaired \\udXXX escape
@@ -601,14 +882,17 @@ def replace_lone_surrogates(value):
 
 
 def _record_documents(
-    path: Path, text_field: str, id_field: str, stream: Iterable[str] | None = None
+    path: Path, text_field: str, id_field: str, stream: Iterable[bytes] | None = None, stem: str | None = None
 ) -> Iterator[Document | Skipped]:
-    stem = doc_id_for(path)
-    for lineno, record, error in iter_records(path, stream):
+    stem = stem or doc_id_for(path)
+    for lineno, record, error, warning in iter_records(path, stream):
         if error:
             yield Skipped(str(path), lineno, error)
-        else:
-            yield record_document(record, str(path), lineno, text_field=text_field, id_field=id_field, stem=stem)
+            continue
+        doc = record_document(record, str(path), lineno, text_field=text_field, id_field=id_field, stem=stem)
+        if warning and isinstance(doc, Document):
+            doc.warnings.insert(0, warning)
+        yield doc
 
 
 def record_document(record: dict, source: str, line: int, *, text_field: str = "text", id_field: str = "id",
@@ -639,22 +923,31 @@ def read_path(
     text_field: str = "text",
     id_field: str = "id",
     root: Path | None = None,
+    doc_id: str | None = None,
 ) -> Iterator[Document | Skipped]:
-    """Documents of one file: one for a text file, one per record for JSONL/CSV."""
+    """Documents of one file: one for a text file (its id ``doc_id``, default
+    :func:`doc_id_for`), one per record for JSONL/CSV (a record without an id gets
+    ``<doc_id>-<line>``)."""
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix in RECORD_SUFFIXES:
         try:
-            yield from _record_documents(path, text_field, id_field)
+            yield from _record_documents(path, text_field, id_field, stem=doc_id)
         except OSError as exc:
             yield Skipped(str(path), None, f"cannot read: {exc.strerror or exc}")
         return
+    doc_id = doc_id or doc_id_for(path, root)
     try:
+        if is_large_text(path):
+            yield from text_parts(path, doc_id)
+            return
         data = path.read_bytes()
     except OSError as exc:
         yield Skipped(str(path), None, f"cannot read: {exc.strerror or exc}")
         return
-    yield _text_document(path, data, doc_id_for(path, root))
+    document = _text_document(path, data, doc_id)
+    del data  # not kept while the document is tagged
+    yield document
 
 
 def read_stdin(

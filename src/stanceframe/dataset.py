@@ -18,6 +18,7 @@ from stanceframe.corpus import SUPPORTED_SUFFIXES, iter_records, lone_surrogate,
 from stanceframe.errors import DataFileError, UnlabelledSentencesError
 from stanceframe.paths import Corpus
 from stanceframe.schema import Schema, Task, load_schema
+from stanceframe.terminal import printable
 
 GOLD_SOURCES = {"gold"}
 
@@ -201,7 +202,7 @@ def _hf_records(spec: str):
             value = row.get(col)
             if isinstance(value, int) and value >= 0:
                 row[col] = int2str(value)
-        yield i, row, None
+        yield i, row, None, None
 
 
 def source_stem(source) -> str:
@@ -238,9 +239,11 @@ def load_labelled(
     path = source
     schema = schema or load_schema()
     rows = []
-    for lineno, record, error in (_hf_records(source) if is_hf_spec(source) else _records(source)):
+    for lineno, record, error, warning in (_hf_records(source) if is_hf_spec(source) else _records(source)):
         if error:
             raise DataFileError(path, lineno, error)
+        if warning:  # gold text is not silently changed: the user re-encodes the file as UTF-8
+            raise DataFileError(path, lineno, warning.split(": ", 1)[1].split(";")[0] + "; save the file as UTF-8")
         surrogate = lone_surrogate(record)
         if surrogate:  # gold text is not silently changed: the user fixes the escape
             raise DataFileError(path, lineno, f"unpaired surrogate escape {surrogate} (not Unicode text); "
@@ -266,6 +269,8 @@ def load_labelled(
             inferred[task] = values
             notices.append(f"{path}: task {task!r}: labels taken from the data ({', '.join(values)}), not the built-in "
                            f"schema's ({', '.join(schema.tasks[task].label_names)}); --schema FILE names them explicitly")
+    for task, values in inferred.items():
+        check_label_typos(path, rows, task, values, schema.tasks[task].label_names if task in schema.tasks else [])
     if inferred:
         known = {name: schema.tasks[name] for name in tasks if name in schema.tasks and name not in inferred}
         extra = Schema.from_labels(inferred)
@@ -312,6 +317,68 @@ def load_labelled(
             )
         )
     return LabelledSet(examples, tasks, schema, [str(path)], notices, target_field)
+
+
+def check_label_typos(path, rows, task: str, values: Sequence[str], known: Sequence[str]) -> None:
+    """Labels taken from the data that look like typos are an error naming the first line
+    that has one: a label that differs from another (or from a schema label of the task)
+    only in case (``Support``/``support``), or is one edit away from a schema label
+    (``suport``), or from another label of five letters or more. ``--schema FILE`` naming
+    both labels allows them (then labels are not taken from the data)."""
+    values, known = list(values), [k for k in known]
+    for value in values:
+        twin = _near_label(value, [v for v in values if v != value], known)
+        if twin is None:
+            continue
+        line = next(n for n, r in rows if str(r.get(task, "")).strip() == value)
+        how = "differs only in case from" if twin.lower() == value.lower() else "is one letter away from"
+        raise DataFileError(path, line, f"label {value!r} of task {task!r} {how} {twin!r}: a typo? fix it, or "
+                                        f"pass --schema FILE naming both labels")
+
+
+def _near_label(value: str, others: Sequence[str], known: Sequence[str]) -> str | None:
+    """The label ``value`` is suspiciously close to, if any (see :func:`check_label_typos`);
+    a schema label itself is never the typo."""
+    if value in known:
+        return None
+    for other in [*known, *others]:
+        if other.lower() == value.lower():
+            return other
+    for other in known:
+        if _one_edit(value.lower(), other.lower()):
+            return other
+    for other in others:
+        if min(len(value), len(other)) >= 5 and _one_edit(value.lower(), other.lower()):
+            return other
+    return None
+
+
+def _one_edit(a: str, b: str) -> bool:
+    """Whether ``a`` and ``b`` differ by exactly one insertion, deletion, substitution or
+    swap of two neighbouring letters."""
+    if a == b or abs(len(a) - len(b)) > 1:
+        return False
+    if len(a) == len(b):
+        diff = [i for i, (x, y) in enumerate(zip(a, b)) if x != y]
+        return len(diff) == 1 or (len(diff) == 2 and diff[1] == diff[0] + 1 and a[diff[0]] == b[diff[1]]
+                                  and a[diff[1]] == b[diff[0]])
+    short, long = (a, b) if len(a) < len(b) else (b, a)
+    i = next((k for k in range(len(short)) if short[k] != long[k]), len(short))
+    return short[i:] == long[i + 1:]
+
+
+def check_trainable(data: LabelledSet, tasks: Sequence[str]) -> None:
+    """A classifier needs at least two examples and two labels per task: else a
+    :class:`DataFileError` naming the data (scikit-learn would raise a traceback)."""
+    where = ", ".join(data.paths) or "<data>"
+    if len(data) < 2:
+        raise DataFileError(where, None, f"{len(data)} labelled record(s); a model needs at least two, with at "
+                                         f"least two different labels per task")
+    for task in tasks:
+        labels = sorted(set(data.labels(task)))
+        if len(labels) < 2:
+            raise DataFileError(where, None, f"task {task!r} has one label only ({labels[0]!r}) in its {len(data)} "
+                                             f"record(s); a classifier needs at least two different labels")
 
 
 def load_many(paths: Sequence[str | Path], **kwargs) -> LabelledSet:
@@ -526,4 +593,4 @@ def grouped_folds(
 
 def print_notices(labelled: LabelledSet, stream=sys.stderr) -> None:
     for notice in labelled.notices:
-        print(f"notice: {notice}", file=stream)
+        print(printable(f"notice: {notice}"), file=stream)

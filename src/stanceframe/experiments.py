@@ -14,7 +14,7 @@ from typing import Sequence
 
 import numpy as np
 
-from stanceframe.dataset import LabelledSet, grouped_folds, source_stem, load_labelled, load_many
+from stanceframe.dataset import LabelledSet, check_trainable, grouped_folds, load_labelled, load_many, source_stem
 from stanceframe.errors import SchemaError, StanceframeError
 from stanceframe.evaluate import (
     CVResult,
@@ -29,6 +29,7 @@ from stanceframe.models import FAMILIES, family_class
 from stanceframe.models.bundle import ModelBundle
 from stanceframe.paths import project_root
 from stanceframe.schema import Schema, default_schema_path, load_schema
+from stanceframe.terminal import printable
 from stanceframe.tracking import CHAMPION_ALIAS, REGISTERED_MODEL_NAME, Tracker, git_commit
 
 DEFAULT_CONFIG = Path("training") / "experiments.toml"
@@ -203,7 +204,7 @@ def load_training_data(paths: Sequence[Path | str], tasks: Sequence[str] | None,
     target_field, schema, labels_from_data...), notices printed to stderr."""
     data = load_many(paths, tasks=tasks, **fields) if len(paths) > 1 else load_labelled(paths[0], tasks=tasks, **fields)
     for notice in data.notices:
-        print(f"notice: {notice}", file=sys.stderr)
+        print(printable(f"notice: {notice}"), file=sys.stderr)
     return data
 
 
@@ -235,6 +236,7 @@ def train(
     params: dict | None = None,
 ) -> TrainResult:
     """Fit ``family`` on all of ``data``, log the run and the model, optionally export."""
+    check_trainable(data, tasks)
     run_params = {"family": family, "seed": seed, "data_hash": data.fingerprint(), "tasks": list(tasks),
                   "n_examples": len(data), "git_commit": git_commit(project_root()), **(params or {})}
     if data.has_targets:
@@ -305,6 +307,7 @@ def compare(
 
     realtext = None
     if data is not None:
+        check_trainable(data, data.tasks)
         gold, extra = data, None
     else:
         gold = load_training_data(resolve(root, config.gold), config.tasks)

@@ -6,10 +6,12 @@ import re
 from pathlib import Path
 from typing import Sequence
 
+from stanceframe.terminal import printable
+
 
 def format_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
     """A plain fixed-width table (numbers right-aligned)."""
-    cells = [[str(h) for h in headers]] + [[_fmt(c) for c in row] for row in rows]
+    cells = [[printable(h) for h in headers]] + [[printable(_fmt(c)) for c in row] for row in rows]
     widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
     numeric = [all(_is_number(row[i]) for row in rows) if rows else False for i in range(len(headers))]
 

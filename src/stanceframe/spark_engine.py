@@ -45,6 +45,7 @@ import pandas as pd
 
 from stanceframe.corpus import SUPPORTED_SUFFIXES, Document, Skipped, expand_inputs, record_document
 from stanceframe.errors import StanceframeError
+from stanceframe.terminal import printable
 
 DEFAULT_MASTER = "local[2]"
 SHUFFLE_PARTITIONS = 4
@@ -226,14 +227,16 @@ def _batches(rows_iter: Iterator[dict]):
 
 
 def read_files(batches, *, text_field: str, id_field: str, unit: str, strict: bool, part_column: str | None):
-    """mapInArrow: (file, path, named, root) rows -> item rows, through the local reader."""
+    """mapInArrow: (file, path, named, root, doc_id) rows -> item rows, through the local reader
+    (``doc_id``: the driver's :func:`~stanceframe.tagging.file_doc_ids`, unique in the run)."""
     from stanceframe.tagging import iter_documents
 
     def rows():
         for batch in batches:
-            for file, path, named, root in zip(*(batch.column(i).to_pylist() for i in range(4))):
+            for file, path, named, root, doc_id in zip(*(batch.column(i).to_pylist() for i in range(5))):
                 resolved = [(Path(path), Path(root) if root else None)]
-                for index, item in enumerate(iter_documents(resolved, text_field=text_field, id_field=id_field)):
+                items = iter_documents(resolved, text_field=text_field, id_field=id_field, doc_ids={path: doc_id})
+                for index, item in enumerate(items):
                     yield from item_rows(_relabel(item, path, named), grp=0, file=file, index=index, unit=unit,
                                          strict=strict, part_column=part_column)
 
@@ -454,6 +457,7 @@ def run_spark_tag(
         SENTENCE_FIELDS,
         TagSummary,
         default_batch_size,
+        file_doc_ids,
         load_model,
         model_classes,
         sentence_columns,
@@ -486,10 +490,11 @@ def run_spark_tag(
         schema = ", ".join(f"`{n}` {'bigint' if k == 'int64' else 'string'}" for n, k in ITEM_FIELDS)
         parts = []
         if plan.files:
-            rows = [(i, path, named, root) for i, (path, named, root) in enumerate(plan.files)]
+            ids = file_doc_ids([(Path(path), Path(root) if root else None) for path, _, root in plan.files])
+            rows = [(i, path, named, root, ids[path]) for i, (path, named, root) in enumerate(plan.files)]
             slices = max(1, min(len(rows), spark.sparkContext.defaultParallelism * 4))
             files = spark.createDataFrame(spark.sparkContext.parallelize(rows, slices),
-                                          "file bigint, path string, named string, root string")
+                                          "file bigint, path string, named string, root string, doc_id string")
             parts.append(files.mapInArrow(partial(read_files, **options), schema))
         if plan.parquet:
             records = _read_parquet(spark, plan.parquet, text_field)
@@ -529,14 +534,14 @@ def _report(items, plan: InputPlan, summary, stderr) -> None:
     summary.sentences = summary.run_sentences = counts.get(SENTENCE, 0)
     for skipped in plan.skipped:
         summary.skip(skipped)
-        print(f"skipped {skipped}", file=stderr, flush=True)
+        print(printable(f"skipped {skipped}"), file=stderr, flush=True)
     notes = (items.filter(F.col("kind").isin(SKIPPED, WARNING))
              .select("kind", "source", "line", "message", *ORDER).orderBy(*ORDER).collect())
     for note in notes:
         if note["kind"] == SKIPPED:
             skipped = Skipped(note["source"], note["line"], note["message"])
             summary.skip(skipped)
-            print(f"skipped {skipped}", file=stderr, flush=True)
+            print(printable(f"skipped {skipped}"), file=stderr, flush=True)
         else:
             summary.warnings += 1
-            print(f"warning: {note['message']}", file=stderr, flush=True)
+            print(printable(f"warning: {note['message']}"), file=stderr, flush=True)

@@ -25,6 +25,7 @@ complete.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import hashlib
 import io
@@ -32,6 +33,7 @@ import itertools
 import json
 import math
 import os
+import stat
 import sys
 import time
 from collections import Counter
@@ -39,9 +41,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Callable, Iterable, Iterator, Sequence
 
-from stanceframe.corpus import (RECORD_SUFFIXES, Document, Sentence, Skipped, expand_inputs, read_path, read_stdin,
-                               segment)
+from stanceframe.corpus import (BINARY_SNIFF_BYTES, PART_BYTES, READ_CHUNK_BYTES, RECORD_SUFFIXES, Document,
+                               Sentence, Skipped, UniqueIds, bounded_lines, doc_id_for, expand_inputs, id_name,
+                               is_large_text, read_path, read_stdin, segment, text_parts)
 from stanceframe.errors import DataFileError, ModelFolderError, StanceframeError
+from stanceframe.terminal import printable
 
 FORMATS = ("jsonl", "csv", "parquet")
 UNITS = ("document", "record")
@@ -109,13 +113,16 @@ def model_info(model, spec: str | Path | None = None) -> dict:
 
 
 def model_identity(model) -> dict:
-    """What must not change between a run and its ``--resume``."""
+    """What must not change between a run and its ``--resume``: the manifest's identity and
+    a digest of every file of the model folder (new weights under the same manifest)."""
     manifest = getattr(model, "manifest", {}) or {}
+    folder = getattr(model, "path", None)
     return {
         "family": model.family,
         "created": manifest.get("created", ""),
         "data_hash": manifest.get("data_hash", ""),
         "tasks": {task: model.classes(task) for task in model.tasks},
+        "weights": folder_digest(Path(folder)) if folder and Path(folder).is_dir() else "",
     }
 
 
@@ -163,12 +170,16 @@ def iter_documents(
     id_field: str = "id",
     stdin: IO[bytes] | None = None,
     wanted: Callable[[int], bool] | None = None,
+    doc_ids: dict[str, str] | None = None,
 ) -> Iterator[Document | Skipped | None]:
     """Documents of the resolved inputs, one at a time, in order. ``wanted(i)``: whether
     item ``i`` (0-based, in input order) is needed; a text file whose single item is not
     is yielded as ``None``, unread (record files are always read: their items are only
-    known by reading them)."""
+    known by reading them). ``doc_ids``: :func:`file_doc_ids` of the whole run, when
+    ``resolved`` is only some of its files (Spark reads one file per call)."""
     index = 0
+    resolved = list(resolved)
+    doc_ids = file_doc_ids(resolved) if doc_ids is None else doc_ids
     for item in resolved:
         if isinstance(item, Skipped):
             yield item
@@ -178,12 +189,14 @@ def iter_documents(
         if str(path) == "-":
             yield from stdin_documents(stdin, text_field=text_field, id_field=id_field)
             continue
-        if wanted is not None and not wanted(index) and Path(path).suffix.lower() not in RECORD_SUFFIXES:
+        single = Path(path).suffix.lower() not in RECORD_SUFFIXES and not is_large_text(Path(path))  # one item
+        doc_id = doc_ids.get(str(path))
+        if wanted is not None and not wanted(index) and single:
             yield None  # read_path gives exactly one item for a text file
             index += 1
             continue
         produced = False
-        for doc in read_path(path, text_field=text_field, id_field=id_field, root=root):
+        for doc in read_path(path, text_field=text_field, id_field=id_field, root=root, doc_id=doc_id):
             produced = True
             yield doc
             index += 1
@@ -192,20 +205,65 @@ def iter_documents(
             index += 1
 
 
+def file_doc_ids(resolved) -> dict[str, str]:
+    """Each input file's doc id (a text file) or id stem (a record file: ``<stem>-<line>``
+    for records without an id), unique within the run (:class:`UniqueIds`), by file name."""
+    texts, stems, out = UniqueIds(), UniqueIds(), {}
+    for item in resolved:
+        if isinstance(item, Skipped) or str(item[0]) == "-":
+            continue
+        path, root = Path(item[0]), item[1]
+        is_text = path.suffix.lower() not in RECORD_SUFFIXES
+        out[str(item[0])] = (texts if is_text else stems)(doc_id_for(path, root if is_text else None),
+                                                          id_name(path, root))
+    return out
+
+
 def stdin_documents(stream: IO[bytes] | None = None, *, text_field: str = "text", id_field: str = "id"):
-    """Standard input: JSONL records when its first line starts with ``{``, else one text."""
+    """Standard input: JSONL records when its first line starts with ``{``, else one text.
+    Closed (``<&-``): a user error; NUL bytes at the start (``< /dev/zero``): skipped as
+    binary, after reading only :data:`~stanceframe.corpus.BINARY_SNIFF_BYTES`."""
     if stream is None:
+        if sys.stdin is None:  # the shell closed it
+            raise DataFileError("-", None, "standard input is closed; pipe the text in or name a file")
         stream = sys.stdin.buffer
-    first = stream.readline()
-    if isinstance(first, str):
-        first = first.encode("utf-8")
-        stream = (line.encode("utf-8") if isinstance(line, str) else line for line in stream)
+    first = stream.readline(BINARY_SNIFF_BYTES)
+    if isinstance(first, str):  # a text stream (tests, embedding): the same bytes
+        stream = io.BytesIO(first.encode("utf-8") + stream.read().encode("utf-8"))
+        first = stream.readline(BINARY_SNIFF_BYTES)
+    if b"\x00" in first:
+        yield Skipped("-", None, "binary input (NUL bytes), not text")
+        return
     if first.lstrip().startswith(b"{"):
-        yield from read_stdin(text_field=text_field, id_field=id_field, stream=itertools.chain([first], stream),
+        lines = bounded_lines(stream)
+        if not first.endswith(b"\n"):  # the first line is longer than the sniffed bytes
+            first += next(lines, b"")
+        yield from read_stdin(text_field=text_field, id_field=id_field, stream=itertools.chain([first], lines),
                               fmt="jsonl")
     else:
-        rest = stream.read() if hasattr(stream, "read") else b"".join(stream)
-        yield from read_stdin(stream=io.BytesIO(first + rest))
+        yield from stdin_text(first, stream)
+
+
+def stdin_text(first: bytes, stream) -> Iterator[Document | Skipped]:
+    """Standard input as one text: in memory up to :data:`~stanceframe.corpus.PART_BYTES`,
+    else spooled to a temporary file and read in parts like a large ``.txt`` file (memory
+    stays bounded however much is piped in)."""
+    head = first + stream.read(PART_BYTES + 1 - len(first))
+    if len(head) <= PART_BYTES:
+        yield from read_stdin(stream=io.BytesIO(head))
+        return
+    import shutil
+    import tempfile
+
+    with tempfile.NamedTemporaryFile(prefix="stanceframe-stdin-", suffix=".txt") as spool:
+        spool.write(head)
+        shutil.copyfileobj(stream, spool, READ_CHUNK_BYTES)
+        spool.flush()
+        for item in text_parts(Path(spool.name), "stdin"):
+            item.source = "stdin.txt"  # where it came from, not the spool
+            if isinstance(item, Document):
+                item.warnings = [w.replace(spool.name, "stdin.txt") for w in item.warnings]
+            yield item
 
 
 def units_of(doc: Document, unit: str = "document") -> list[Sentence]:
@@ -379,7 +437,7 @@ def prepare_item(item: Document | Skipped, *, unit: str = "document", strict: bo
     if target_field and (item.meta or {}).get(target_field) in (None, ""):
         return Skipped(item.source, item.line, f"no {target_field!r} field (the model is target-aware)"), []
     units = units_of(item, unit)
-    if not units:
+    if not units and not (item.part is not None and item.part.index > 0):  # a later part may hold none
         return Skipped(item.source, item.line, "no sentences (only boilerplate or punctuation)"), []
     return item, units
 
@@ -634,7 +692,8 @@ def article_row(doc: Document, rows: list[dict], classes: dict[str, list[str]], 
     """One row per document: counts, shares and mean probabilities per label, and the ids of
     the ``top`` sentences predicted with each label, strongest first."""
     n = len(rows)
-    out = {"doc_id": doc.doc_id, "source": doc.source, "n_sentences": n}
+    source = doc.source if doc.part is None else f"{doc.source}#part{doc.part.index + 1}"  # a large file's part
+    out = {"doc_id": doc.doc_id, "source": source, "n_sentences": n}
     for task, labels in classes.items():
         counts = Counter(r[task] for r in rows)
         for label in labels:
@@ -720,6 +779,9 @@ def _plain_value(value):
 
 
 class CsvEncoder:
+    """Rows as CSV for spreadsheets: every text cell that a spreadsheet would run as a
+    formula is neutralised (:func:`csv_safe`); numbers are written as they are."""
+
     def __init__(self, columns: list[str]):
         self.columns = columns
 
@@ -730,17 +792,31 @@ class CsvEncoder:
         return buf.getvalue().encode("utf-8")
 
     def header(self) -> bytes:
-        return self._lines([self.columns])
+        return self._lines([[csv_safe(c) for c in self.columns]])
 
     def encode(self, rows: list[dict]) -> bytes:
         return self._lines([[_csv_cell(r.get(c)) for c in self.columns] for r in rows])
+
+
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r", "\n", "\uff1d", "\uff0b", "\uff0d", "\uff20")
+
+
+def csv_safe(text: str) -> str:
+    """OWASP's CSV-injection defence: a cell starting with ``= + - @``, a tab, a carriage
+    return or a line feed (or their full-width forms, which some spreadsheets also read)
+    gets a leading ``'``, so a spreadsheet shows it as text instead of running it
+    (``=HYPERLINK(...)``); the csv module quotes a cell that holds a comma, a quote or a line
+    break and doubles its quotes. JSONL and Parquet keep the exact text."""
+    return "'" + text if text.startswith(FORMULA_TRIGGERS) else text
 
 
 def _csv_cell(value):
     if value is None:
         return ""
     if isinstance(value, list):
-        return LIST_SEPARATOR.join(map(str, value))
+        return csv_safe(LIST_SEPARATOR.join(map(str, value)))
+    if isinstance(value, str):
+        return csv_safe(value)
     return value
 
 
@@ -797,7 +873,7 @@ class StreamSink:
     def __init__(self, stream: IO[bytes], encoder):
         self.stream, self.encoder = stream, encoder
 
-    def open(self, resume: bool) -> ResumePoint | None:
+    def open(self, resume: bool, force: bool = False) -> ResumePoint | None:
         self.stream.write(self.encoder.header())
         return None
 
@@ -818,11 +894,13 @@ class FileSink:
     """Rows to ``FILE.part`` committed window by window, with ``FILE.part.json`` saying how
     far; renamed (or converted, for Parquet) to ``FILE`` when the input ends."""
 
-    def __init__(self, out: Path, fmt: str, columns: list[str], fingerprint: dict):
+    def __init__(self, out: Path, fmt: str, columns: list[str], fingerprint: dict,
+                 contents: Callable[[list[str]], str] | None = None):
         self.out = Path(out)
         self.fmt = fmt
         self.columns = columns
         self.fingerprint = fingerprint
+        self.contents = contents  # the inputs' contents digest, skipping the given streams
         self.encoder = CsvEncoder(columns) if fmt == "csv" else JsonlEncoder()
         self.part = self.out.with_name(self.out.name + ".part")
         self.state_path = self.out.with_name(self.out.name + ".part.json")
@@ -830,23 +908,48 @@ class FileSink:
         self.complete = False
 
     # -- start
-    def open(self, resume: bool) -> ResumePoint | None:
+    def open(self, resume: bool, force: bool = False) -> ResumePoint | None:
+        """Where to start: a fresh ``FILE.part``, or the committed point of an unfinished
+        run of the same command (``resume``). Refuses to replace a ``FILE`` this command did
+        not start (``force`` allows it) and to resume what it cannot prove is its own."""
+        if force:
+            self.part.unlink(missing_ok=True)
+            self.state_path.unlink(missing_ok=True)
+            resume = False
         state = self._read_state() if resume else None
         if resume and state is not None and not self.part.exists() and self.out.exists():
-            self.state_path.unlink()  # the run had finished (crash between rename and cleanup)
-            state = None
+            self._check_fingerprint(state, self.out)  # finished; killed between rename and cleanup
+            self.state_path.unlink()
+            self.complete = True
+            return None
         if state is not None and self.part.exists():
             return self._reopen(state)
         if resume and self.out.exists() and not self.part.exists():
+            mark = written_by_tag(self.out)
+            if mark is None:
+                raise StanceframeError(
+                    f"{self.out}: exists, was not written by stanceframe tag and no unfinished run of it is left, "
+                    f"so there is nothing to resume; it is left as it is (--force tags again into it)"
+                )
+            self._check_fingerprint({"fingerprint": mark}, self.out)
             self.complete = True
             return None
         if self.part.exists() and not resume:
             raise StanceframeError(
                 f"{self.part}: unfinished output of an earlier run; add --resume to complete it, "
-                f"or delete {self.part} and {self.state_path.name} to start over"
+                f"or delete {self.part} and {self.state_path.name} to start over (or add --force)"
             )
-        self.out.parent.mkdir(parents=True, exist_ok=True)
-        self.handle = open(self.part, "wb")
+        if self.out.exists() and not force and written_by_tag(self.out) is None:
+            raise StanceframeError(
+                f"{self.out}: already exists and was not written by stanceframe tag; it is left as it is "
+                f"(--force replaces it when the run completes, or choose another --out)"
+            )
+        try:
+            self.out.parent.mkdir(parents=True, exist_ok=True)
+            self.handle = open(self.part, "wb")
+        except OSError as exc:
+            raise StanceframeError(f"{self.part}: cannot write the output here ({exc.strerror or exc}); "
+                                   f"choose another --out") from None
         self.handle.write(self.encoder.header())
         self.commit(0, {})
         return None
@@ -863,15 +966,29 @@ class FileSink:
             raise StanceframeError(f"{self.state_path}: unknown progress file version {state.get('version')!r}")
         return state
 
-    def _reopen(self, state: dict) -> ResumePoint:
-        if state.get("fingerprint") != self.fingerprint:
-            theirs = state.get("fingerprint") or {}
-            differ = sorted(k for k in set(theirs) | set(self.fingerprint) if theirs.get(k) != self.fingerprint.get(k))
+    def _check_fingerprint(self, state: dict, written) -> None:
+        theirs = state.get("fingerprint") or {}
+        mine = self._comparable(theirs)
+        if theirs != mine:
+            differ = sorted(k for k in set(theirs) | set(mine) if theirs.get(k) != mine.get(k))
             raise StanceframeError(
-                f"{self.part}: written by a different command (differs in: {', '.join(differ)}); "
-                f"resume with the same inputs, model and options, or delete {self.part} and "
-                f"{self.state_path.name} to start over"
+                f"{written}: written by a different command (differs in: {', '.join(differ)}); "
+                f"resume with the same inputs (same content), model (same weights) and options, or delete "
+                f"{self.part.name} and {self.state_path.name} to start over"
             )
+
+    def _comparable(self, theirs: dict) -> dict:
+        """This run's fingerprint, its contents digest taken without the inputs that were
+        streams (a FIFO) in the earlier run: a FIFO's content was never hashed, so a FIFO
+        completed by the same regular file can be resumed."""
+        mine = dict(self.fingerprint)
+        earlier = theirs.get("streams") or []
+        if earlier and self.contents is not None and set(mine.get("streams") or []) <= set(earlier):
+            mine["contents"], mine["streams"] = self.contents(earlier), earlier
+        return mine
+
+    def _reopen(self, state: dict) -> ResumePoint:
+        self._check_fingerprint(state, self.part)
         offset = int(state["offset"])
         if self.part.stat().st_size < offset:
             raise StanceframeError(f"{self.part}: shorter than its committed {offset} bytes; delete it and "
@@ -906,9 +1023,11 @@ class FileSink:
         if self.fmt == "parquet":
             tmp = self.out.with_name(self.out.name + ".tmp")
             journal_to_parquet(self.part, tmp, self.columns)
+            mark_written_by_tag(tmp, self.fingerprint)
             os.replace(tmp, self.out)
             self.part.unlink()
         else:
+            mark_written_by_tag(self.part, self.fingerprint)  # the rename keeps it: FILE appears marked
             os.replace(self.part, self.out)
         self.state_path.unlink(missing_ok=True)
 
@@ -989,6 +1108,7 @@ class Progress:
             self.bar = tqdm(unit="doc", desc="tagging", file=self.stream, dynamic_ncols=True, mininterval=0.5)
 
     def log(self, message: str) -> None:
+        message = printable(message)  # one line: a file name or text cannot fake lines or escapes
         if self.bar is not None:
             self.bar.write(message, file=self.stream)
         else:
@@ -1046,11 +1166,13 @@ def run_tag(
     window_sentences: int = WINDOW_SENTENCES,
     target_field: str | None = None,
     workers: int | None = None,
+    force: bool = False,
 ) -> TagSummary:
     """Tag every input with ``model`` and write rows (see the module docstring for the
     resume design). Skipped inputs and warnings are reported one line each on ``stderr``.
     ``workers``: how many forked processes read and split documents (default: see
-    :func:`segmentation_workers`); 0: this one does."""
+    :func:`segmentation_workers`); 0: this one does. ``force``: replace an existing ``out``
+    that this command did not start (never an input)."""
     check_options(fmt=fmt, per=per, unit=unit, out=out, resume=resume, batch_size=batch_size)
     resolved = resolve_inputs(paths)
     tagger = Tagger(model, unit=unit, batch_size=batch_size, strict=strict, window_items=window_items,
@@ -1061,68 +1183,225 @@ def run_tag(
         sink = StreamSink(stdout if stdout is not None else sys.stdout.buffer,
                           CsvEncoder(columns) if fmt == "csv" else JsonlEncoder())
     else:
+        out = Path(out)
+        check_output_path(out, resolved)
+        streams = input_streams(resolved)
         fingerprint = {
             "format": fmt, "per": per, "unit": unit, "text_field": text_field, "id_field": id_field,
             "strict": strict, "model": model_identity(model), "inputs": _inputs_digest(resolved),
+            "contents": contents_digest(resolved, streams), "streams": streams,
         }
         if tagger.target_field:
             fingerprint["target_field"] = tagger.target_field
-        sink = FileSink(Path(out), fmt, columns, fingerprint)
-    point = sink.open(resume)
-    if sink.complete:
-        summary.already_complete = True
+        sink = FileSink(out, fmt, columns, fingerprint, lambda skip: contents_digest(resolved, skip))
+    with OutputLock(out) if out is not None else contextlib.nullcontext():  # one writer per --out
+        point = sink.open(resume, force)
+        if sink.complete:
+            summary.already_complete = True
+            return summary
+        consumed = 0
+        if point is not None:
+            consumed = summary.resumed_items = point.consumed
+            summary.add_counts(point.counts)
+
+        def make_items(wanted=None):
+            items = iter_documents(resolved, text_field=text_field, id_field=id_field, stdin=stdin, wanted=wanted)
+            return itertools.islice(items, consumed, None)  # what the earlier run committed
+
+        reads_stdin = any(not isinstance(item, Skipped) and str(item[0]) == "-" for item in resolved)
+        n_workers = 0 if reads_stdin else segmentation_workers(unit, workers)  # a child gets no stdin
+        worker = prepared_in_workers(tagger, make_items, n_workers, consumed) if n_workers else None
+        summary.segmentation_workers = n_workers
+        windows = tagger.windows(worker, prepared=True) if worker is not None else tagger.windows(make_items())
+        bar = Progress(progress, stderr)
+        started = time.perf_counter()
+        threads = torch_threads(1 if tagger.inference_threads > 1 else None)
+        threads.__enter__()
+        try:
+            for window in windows:
+                documents = 0
+                for result in window.results:
+                    if isinstance(result, Skipped):
+                        summary.skip(result)
+                        bar.log(f"skipped {result}")
+                        continue
+                    later_part = result.doc.part is not None and result.doc.part.index > 0  # of a large file
+                    for warning in [] if later_part else result.doc.warnings:  # a file's warnings once
+                        summary.warnings += 1
+                        bar.log(f"warning: {warning}")
+                    if per == "article" and not result.rows:
+                        continue  # a later part without sentences
+                    rows = result.rows if per == "sentence" else [article_row(result.doc, result.rows, tagger.classes)]
+                    sink.write(rows)
+                    documents += 0 if later_part else 1
+                    summary.documents += 0 if later_part else 1
+                    summary.sentences += len(result.rows)
+                    summary.run_sentences += len(result.rows)
+                consumed += window.consumed
+                sink.commit(consumed, summary.counts())
+                bar.update(documents, summary.sentences)
+            sink.finish()
+        finally:
+            if worker is not None:
+                worker.close()  # stops the segmentation worker if the loop ended early
+            tagger.close()
+            threads.__exit__(None, None, None)
+            bar.close()
+            sink.close()
+        summary.seconds = time.perf_counter() - started
         return summary
-    consumed = 0
-    if point is not None:
-        consumed = summary.resumed_items = point.consumed
-        summary.add_counts(point.counts)
-
-    def make_items(wanted=None):
-        items = iter_documents(resolved, text_field=text_field, id_field=id_field, stdin=stdin, wanted=wanted)
-        return itertools.islice(items, consumed, None)  # what the earlier run committed
-
-    reads_stdin = any(not isinstance(item, Skipped) and str(item[0]) == "-" for item in resolved)
-    n_workers = 0 if reads_stdin else segmentation_workers(unit, workers)  # a child gets no stdin
-    worker = prepared_in_workers(tagger, make_items, n_workers, consumed) if n_workers else None
-    summary.segmentation_workers = n_workers
-    windows = tagger.windows(worker, prepared=True) if worker is not None else tagger.windows(make_items())
-    bar = Progress(progress, stderr)
-    started = time.perf_counter()
-    threads = torch_threads(1 if tagger.inference_threads > 1 else None)
-    threads.__enter__()
-    try:
-        for window in windows:
-            documents = 0
-            for result in window.results:
-                if isinstance(result, Skipped):
-                    summary.skip(result)
-                    bar.log(f"skipped {result}")
-                    continue
-                for warning in result.doc.warnings:
-                    summary.warnings += 1
-                    bar.log(f"warning: {warning}")
-                rows = result.rows if per == "sentence" else [article_row(result.doc, result.rows, tagger.classes)]
-                sink.write(rows)
-                documents += 1
-                summary.documents += 1
-                summary.sentences += len(result.rows)
-                summary.run_sentences += len(result.rows)
-            consumed += window.consumed
-            sink.commit(consumed, summary.counts())
-            bar.update(documents, summary.sentences)
-        sink.finish()
-    finally:
-        if worker is not None:
-            worker.close()  # stops the segmentation worker if the loop ended early
-        tagger.close()
-        threads.__exit__(None, None, None)
-        bar.close()
-        sink.close()
-    summary.seconds = time.perf_counter() - started
-    return summary
 
 
 def _inputs_digest(resolved) -> str:
+    """A digest of the inputs' names, in order."""
     names = [str(item) if isinstance(item, Skipped) else str(item[0]) for item in resolved]
-    return hashlib.sha256("\n".join(names).encode("utf-8")).hexdigest()[:16]
+    return hashlib.sha256("\n".join(names).encode("utf-8", "surrogatepass")).hexdigest()[:16]
 
+
+def input_streams(resolved) -> list[str]:
+    """The inputs that are not regular files (``-``, FIFOs, ``<(...)``): their content
+    cannot be read twice, so it is not part of :func:`contents_digest`."""
+    streams = []
+    for item in resolved:
+        if isinstance(item, Skipped):
+            continue
+        name = str(item[0])
+        try:
+            regular = name != "-" and stat.S_ISREG(os.stat(name).st_mode)
+        except OSError:
+            regular = True  # unreadable: the reader says why; its digest says "unreadable"
+        if not regular:
+            streams.append(name)
+    return streams
+
+
+def contents_digest(resolved, skip: Iterable[str] = ()) -> str:
+    """A digest of the content of every regular input file but those named in ``skip``:
+    ``--resume`` after a file got new content under the same name is refused, not mixed."""
+    skip = set(skip)
+    h = hashlib.sha256()
+    for item in resolved:
+        if isinstance(item, Skipped) or str(item[0]) in skip:
+            continue
+        h.update(str(item[0]).encode("utf-8", "surrogatepass") + b"\0" + file_digest(Path(item[0])).encode() + b"\n")
+    return h.hexdigest()[:16]
+
+
+def file_digest(path: Path) -> str:
+    """SHA-256 of a file's bytes (``unreadable`` when it cannot be read: the reader says why)."""
+    try:
+        with open(path, "rb") as handle:
+            return hashlib.file_digest(handle, "sha256").hexdigest()
+    except OSError:
+        return "unreadable"
+
+
+def folder_digest(folder: Path) -> str:
+    """SHA-256 over the relative names and contents of every file below ``folder``: the
+    model's weights, whatever its manifest says."""
+    h = hashlib.sha256()
+    for path in sorted(p for p in Path(folder).rglob("*") if p.is_file()):
+        h.update(path.relative_to(folder).as_posix().encode("utf-8", "surrogatepass") + b"\0")
+        h.update(file_digest(path).encode("ascii") + b"\n")
+    return h.hexdigest()[:16]
+
+
+# --------------------------------------------------------------------------- output safety
+
+
+def check_output_path(out: Path, resolved) -> None:
+    """Before any tagging: ``out`` is not a folder, and neither it nor its ``.part`` files
+    is one of the inputs (not even through another name or a hard link)."""
+    if out.is_dir():
+        raise StanceframeError(f"--out {out}: is a folder; name a file (--engine spark writes folders)")
+    inputs = [Path(item[0]) for item in resolved if not isinstance(item, Skipped) and str(item[0]) != "-"]
+    ours = [out, out.with_name(out.name + ".part"), out.with_name(out.name + ".part.json")]
+    for target in ours:
+        for source in inputs:
+            if _same_file(target, source):
+                raise StanceframeError(f"--out {out}: is an input ({source}); it would be overwritten, so it is "
+                                       "left as it is: choose another --out")
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return a.resolve() == b.resolve() or (a.exists() and b.exists() and os.path.samefile(a, b))
+    except OSError:
+        return False
+
+
+MARK_ATTRIBUTE = "user.stanceframe.tag"  # extended attribute of a FILE that `tag --out FILE` completed
+
+
+def mark_written_by_tag(path: Path, fingerprint: dict) -> None:
+    """Mark ``path`` as output of ``tag`` with ``fingerprint`` (an extended attribute, so the
+    file itself stays exactly the rows; nothing happens where the file system has none)."""
+    try:
+        os.setxattr(path, MARK_ATTRIBUTE, json.dumps(fingerprint, sort_keys=True).encode("utf-8"))
+    except (AttributeError, OSError):
+        pass
+
+
+def written_by_tag(path: Path) -> dict | None:
+    """The fingerprint of the ``tag`` run that completed ``path``, or None when it is not
+    marked (another program's file, a copy, a file system without extended attributes):
+    a marked file may be replaced by a new run and resumed as complete; another may not."""
+    try:
+        mark = json.loads(os.getxattr(path, MARK_ATTRIBUTE))
+    except (AttributeError, OSError, ValueError):
+        return None
+    return mark if isinstance(mark, dict) else None
+
+
+class OutputLock:
+    """An exclusive ``flock`` on ``FILE.lock`` while a run writes ``FILE``: a second
+    ``tag`` on the same ``--out`` refuses with one line instead of writing the same part
+    file. The lock file is removed when the run ends (the inode check makes the removal
+    safe against a run that opened it just before)."""
+
+    def __init__(self, out: Path):
+        self.out = Path(out)
+        self.path = self.out.with_name(self.out.name + ".lock")
+        self.fd: int | None = None
+
+    def __enter__(self) -> "OutputLock":
+        try:
+            import fcntl
+        except ImportError:  # not POSIX: no lock
+            return self
+        try:
+            self.out.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StanceframeError(f"--out {self.out}: cannot create its folder ({exc.strerror or exc})") from None
+        while True:
+            try:
+                fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            except OSError as exc:
+                raise StanceframeError(f"--out {self.out}: cannot write in {self.out.parent} "
+                                       f"({exc.strerror or exc}); choose another --out") from None
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                holder = os.read(fd, 32).decode("ascii", "replace").strip() or "?"
+                os.close(fd)
+                raise StanceframeError(f"--out {self.out}: another stanceframe tag (pid {holder}) is writing it; "
+                                       f"wait for it to end (then --resume if it was stopped)") from None
+            try:
+                if os.fstat(fd).st_ino == os.stat(self.path).st_ino:
+                    break  # still the lock file's inode: ours
+            except FileNotFoundError:
+                pass
+            os.close(fd)  # removed by the run that held it: take the new one
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode("ascii"))
+        self.fd = fd
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.fd is not None:
+            try:
+                os.unlink(self.path)
+            except OSError:
+                pass
+            os.close(self.fd)
+            self.fd = None

@@ -9,12 +9,15 @@ training, with one line.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
 import os
+import re
 import subprocess
 import tempfile
 import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 from typing import Iterator
@@ -23,6 +26,12 @@ from stanceframe.errors import ModelFolderError, TrackingError
 
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+# A server that answers /health but fails its API (HTTP 503...) gives up in seconds, not
+# after MLflow's default 7 retries with exponential backoff (minutes without a word).
+HTTP_DEFAULTS = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2", "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
+                 "MLFLOW_HTTP_REQUEST_TIMEOUT": "30"}
+for _name, _value in HTTP_DEFAULTS.items():
+    os.environ.setdefault(_name, _value)
 
 REGISTERED_MODEL_NAME = "stanceframe"
 CHAMPION_ALIAS = "champion"
@@ -36,23 +45,74 @@ def local_store_uri(root: Path) -> str:
 
 
 def resolve_tracking_uri(uri: str | None, root: Path) -> str:
-    return uri or os.environ.get("MLFLOW_TRACKING_URI") or local_store_uri(root)
+    """``--tracking-uri``, else ``MLFLOW_TRACKING_URI``, else the local store; credentials
+    in an http(s) URI are moved out of it (:func:`without_credentials`)."""
+    return without_credentials(uri or os.environ.get("MLFLOW_TRACKING_URI") or local_store_uri(root))
+
+
+def without_credentials(uri: str) -> str:
+    """``http://user:pw@host:port/...`` as ``http://host:port/...``, the user and password
+    set as ``MLFLOW_TRACKING_USERNAME`` / ``MLFLOW_TRACKING_PASSWORD`` (how MLflow sends
+    HTTP basic auth; in the URI they were taken as part of the host name), so no message
+    ever prints the password."""
+    parts = urllib.parse.urlsplit(uri)
+    if parts.scheme not in ("http", "https") or "@" not in parts.netloc:
+        return uri
+    userinfo, _, host = parts.netloc.rpartition("@")
+    user, has_password, password = userinfo.partition(":")
+    os.environ["MLFLOW_TRACKING_USERNAME"] = urllib.parse.unquote(user)
+    if has_password:
+        os.environ["MLFLOW_TRACKING_PASSWORD"] = urllib.parse.unquote(password)
+    return urllib.parse.urlunsplit(parts._replace(netloc=host))
+
+
+def redacted(uri: str) -> str:
+    """``uri`` with any password in it shown as ``***``."""
+    parts = urllib.parse.urlsplit(str(uri))
+    if "@" not in parts.netloc or ":" not in parts.netloc.rpartition("@")[0]:
+        return str(uri)
+    userinfo, _, host = parts.netloc.rpartition("@")
+    return urllib.parse.urlunsplit(parts._replace(netloc=f"{userinfo.partition(':')[0]}:***@{host}"))
+
+
+def _basic_auth_headers() -> dict:
+    user = os.environ.get("MLFLOW_TRACKING_USERNAME")
+    if user is None:
+        return {}
+    token = base64.b64encode(f"{user}:{os.environ.get('MLFLOW_TRACKING_PASSWORD', '')}".encode()).decode()
+    return {"Authorization": f"Basic {token}"}
 
 
 def check_reachable(uri: str, timeout: float = 3.0) -> None:
     """Raise :class:`TrackingError` at once when an http(s) tracking server does not answer."""
     if not uri.startswith(("http://", "https://")):
         return
+    uri = without_credentials(uri)
     try:
-        with urllib.request.urlopen(uri.rstrip("/") + "/health", timeout=timeout) as resp:
+        request = urllib.request.Request(uri.rstrip("/") + "/health", headers=_basic_auth_headers())
+        with urllib.request.urlopen(request, timeout=timeout) as resp:
             if resp.status >= 400:
                 raise TrackingError(f"MLflow tracking server {uri} answered HTTP {resp.status} on /health")
+    except urllib.error.HTTPError as exc:
+        raise TrackingError(f"MLflow tracking server {uri} answered HTTP {exc.code} on /health") from None
     except (urllib.error.URLError, OSError, ValueError) as exc:
         reason = getattr(exc, "reason", exc)
         raise TrackingError(
             f"cannot reach MLflow tracking server {uri} ({reason}); start it (mlflow server --host 127.0.0.1 "
             f"--port 5000), fix --tracking-uri / MLFLOW_TRACKING_URI, or pass --no-track"
         ) from None
+
+
+def store_failure(exc: Exception) -> str:
+    """What went wrong with the store, short: the HTTP status MLflow gave up on, else the
+    exception's first line."""
+    text = str(exc)
+    status = re.search(r"too many (\d{3}) error responses", text)
+    if status:
+        return (f"the server answered HTTP {status.group(1)} "
+                f"(gave up after {os.environ.get('MLFLOW_HTTP_REQUEST_MAX_RETRIES')} retries)")
+    first = text.strip().splitlines()[0][:300] if text.strip() else ""
+    return f"{type(exc).__name__}: {first}" if first else type(exc).__name__
 
 
 def git_commit(root: Path) -> str:
@@ -67,7 +127,7 @@ class Tracker:
     """A thin wrapper over mlflow's fluent API; ``enabled=False`` makes every call a no-op."""
 
     def __init__(self, uri: str, experiment: str, *, root: Path, enabled: bool = True):
-        self.uri, self.experiment, self.root, self.enabled = uri, experiment, root, enabled
+        self.uri, self.experiment, self.root, self.enabled = without_credentials(uri), experiment, root, enabled
         self.experiment_id: str | None = None
         if enabled:
             self._start()
@@ -89,7 +149,8 @@ class Tracker:
             else:
                 self.experiment_id = exp.experiment_id
         except Exception as exc:  # noqa: BLE001 - any store failure is one line for the user
-            raise TrackingError(f"MLflow store {self.uri}: {type(exc).__name__}: {exc}") from None
+            raise TrackingError(f"MLflow store {redacted(self.uri)}: {store_failure(exc)}; check the server, "
+                                f"or pass --no-track") from None
 
     @contextlib.contextmanager
     def run(self, name: str, *, nested: bool = False, params: dict | None = None, tags: dict | None = None) -> Iterator[str | None]:
@@ -213,11 +274,12 @@ def load_bundle_from_uri(uri: str, tracking_uri: str | None = None):
     from stanceframe.models.bundle import ModelBundle
 
     if tracking_uri:
-        mlflow.set_tracking_uri(tracking_uri)
+        mlflow.set_tracking_uri(without_credentials(tracking_uri))
     elif os.environ.get("MLFLOW_TRACKING_URI") is None:
         from stanceframe.paths import project_root
 
         mlflow.set_tracking_uri(local_store_uri(project_root()))
+    mlflow.set_tracking_uri(without_credentials(mlflow.get_tracking_uri()))
     check_reachable(mlflow.get_tracking_uri())
     dst = Path(tempfile.mkdtemp(prefix="stanceframe-model-"))
     try:

@@ -220,12 +220,46 @@ def save_array(path: Path, array: np.ndarray) -> None:
     np.save(path, np.asarray(array), allow_pickle=False)
 
 
-def load_array(path: Path) -> np.ndarray:
+MAX_UNCHECKED_ELEMENTS = 1 << 26  # an array whose expected size is not known may hold at most this many values
+
+
+def npy_header(path: Path) -> tuple[tuple[int, ...], np.dtype]:
+    """(shape, dtype) from a ``.npy`` file's header, reading nothing of the data."""
+    fmt = np.lib.format
     try:
-        return np.load(path, allow_pickle=False)
+        with open(path, "rb") as handle:
+            version = fmt.read_magic(handle)
+            if version == (1, 0):
+                shape, _, dtype = fmt.read_array_header_1_0(handle)
+            elif version == (2, 0):
+                shape, _, dtype = fmt.read_array_header_2_0(handle)
+            else:
+                raise ModelFolderError(f"{path}: unsupported .npy format version {version}")
     except FileNotFoundError:
         raise ModelFolderError(f"{path}: missing weight file") from None
-    except ValueError as exc:
+    except (ValueError, OSError, EOFError, SyntaxError) as exc:
+        raise ModelFolderError(f"{path}: not a .npy file ({exc})") from None
+    return tuple(shape), dtype
+
+
+def load_array(path: Path, shape: tuple | None = None, kind: str | None = None) -> np.ndarray:
+    """A ``.npy`` array without pickle, its header (``kind``: dtype kind; ``shape``, with
+    ``None`` for any size) checked before the data is read: a 3 GB file with the wrong
+    shape is refused at once, and one of unknown size may hold at most
+    :data:`MAX_UNCHECKED_ELEMENTS` values."""
+    found, dtype = npy_header(path)
+    if dtype.hasobject:
+        raise ModelFolderError(f"{path}: holds Python objects (needs pickle), refused")
+    if kind is not None and dtype.kind != kind:
+        raise ModelFolderError(f"{path}: expected a numeric array of kind {kind!r}, found {dtype}")
+    if shape is not None and (len(found) != len(shape) or any(s is not None and s != a for s, a in zip(shape, found))):
+        raise ModelFolderError(f"{path}: expected shape {shape}, found {found}")
+    if (shape is None or None in shape) and int(np.prod(found, dtype=np.float64)) > MAX_UNCHECKED_ELEMENTS:
+        raise ModelFolderError(f"{path}: {found} is larger than any stanceframe weight ({MAX_UNCHECKED_ELEMENTS:,} "
+                               "values at most)")
+    try:
+        return np.load(path, allow_pickle=False)
+    except (ValueError, OSError, EOFError) as exc:
         raise ModelFolderError(f"{path}: refused to load ({exc})") from None
 
 

@@ -128,7 +128,7 @@ class ModelBundle:
             raise ModelFolderError(f"{path}/{MANIFEST}: unsupported format_version {manifest.get('format_version')!r}")
         try:
             est_cls = family_class(manifest["family"])
-            estimators = {task: est_cls.load(path / spec["path"]) for task, spec in manifest["tasks"].items()}
+            estimators = {task: est_cls.load(task_folder(path, spec["path"])) for task, spec in manifest["tasks"].items()}
         except KeyError as exc:
             raise ModelFolderError(f"{path}/{MANIFEST}: missing key {exc}") from None
         except Exception as exc:  # noqa: BLE001 - surfaced as one line naming the folder
@@ -136,3 +136,16 @@ class ModelBundle:
                 raise
             raise ModelFolderError(f"{path}: cannot load model ({type(exc).__name__}: {exc})") from None
         return cls(manifest["family"], estimators, manifest, str(path))
+
+
+def task_folder(folder: Path, relative) -> Path:
+    """``folder / relative`` when that stays inside the model folder (symbolic links
+    resolved); a manifest that names an absolute path or one that leaves the folder
+    (``../../x``) is refused."""
+    if not isinstance(relative, str) or not relative or Path(relative).is_absolute():
+        raise ModelFolderError(f"{folder}/{MANIFEST}: task path {relative!r} must be a folder name inside the model "
+                               "folder")
+    inside = (folder / relative).resolve()
+    if not inside.is_relative_to(folder.resolve()) or inside == folder.resolve():
+        raise ModelFolderError(f"{folder}/{MANIFEST}: task path {relative!r} leaves the model folder; refused")
+    return inside

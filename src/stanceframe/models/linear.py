@@ -11,7 +11,7 @@ from scipy.special import expit, softmax
 from sklearn.linear_model import LogisticRegression
 
 from stanceframe.errors import ModelFolderError
-from stanceframe.models.base import save_array
+from stanceframe.models.base import load_array, save_array
 
 
 def fit_logreg(features, y, classes, C: float, class_weight, random_state: int, max_iter: int = 2000):
@@ -55,20 +55,9 @@ def n_score_rows(n_classes: int) -> int:
 
 
 def read_array(path: Path, shape: tuple | None = None, kind: str = "f") -> np.ndarray:
-    """A ``.npy`` file loaded without pickle, checked for dtype kind and shape
-    (``None`` entries in ``shape`` match any size)."""
-    try:
-        array = np.load(path, allow_pickle=False)
-    except FileNotFoundError:
-        raise ModelFolderError(f"{path}: missing weight file") from None
-    except (ValueError, OSError, EOFError) as exc:
-        raise ModelFolderError(f"{path}: refused to load ({exc})") from None
-    if not isinstance(array, np.ndarray) or array.dtype.kind != kind:
-        raise ModelFolderError(f"{path}: expected a numeric array of kind {kind!r}, found {getattr(array, 'dtype', type(array))}")
-    if shape is not None and (
-        array.ndim != len(shape) or any(s is not None and s != a for s, a in zip(shape, array.shape))
-    ):
-        raise ModelFolderError(f"{path}: expected shape {shape}, found {array.shape}")
+    """A ``.npy`` file loaded without pickle, its header checked for dtype kind and shape
+    before its data is read (``None`` entries in ``shape`` match any size), and finite."""
+    array = load_array(path, shape, kind)
     if kind == "f" and not np.all(np.isfinite(array)):
         raise ModelFolderError(f"{path}: holds NaN or infinite values")
     return array

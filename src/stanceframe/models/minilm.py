@@ -22,12 +22,14 @@ from typing import Sequence
 import numpy as np
 
 from stanceframe.models.base import (
+    PARAMS_FILE,
     TextClassifier,
     split_inputs,
     target_crossed,
 )
 from stanceframe.errors import ModelFolderError
-from stanceframe.models.encoder import DEFAULT_ENCODER, embed, encoder_version, explain_by_leaving_out, load_encoder
+from stanceframe.models.encoder import (DEFAULT_ENCODER, embed, encoder_version, explain_by_leaving_out, load_encoder,
+                                        resolve_encoder)
 from stanceframe.models.linear import decision_scores, fit_logreg, load_head, logreg_proba, save_head
 
 
@@ -92,6 +94,10 @@ class MiniLMLogRegClassifier(TextClassifier):
         save_head(path, self.coef_, self.intercept_)
 
     def _load_weights(self, path: Path, meta: dict) -> None:
+        try:
+            resolve_encoder(self.encoder)  # installed locally? (a clear error now, no network call later)
+        except ModelFolderError as exc:
+            raise ModelFolderError(f"{path / PARAMS_FILE}: {exc}") from None
         self.targets_ = [str(t) for t in meta.get("target_vocabulary") or []]
         k = len(self.targets_)
         self.coef_, self.intercept_ = load_head(path, len(self.classes_), None)

@@ -35,6 +35,7 @@ from stanceframe.models.base import (
 )
 from stanceframe.models.encoder import (
     DEFAULT_ENCODER,
+    downloads_allowed,
     encoder_version,
     explain_by_leaving_out,
     load_pretrained,
@@ -127,7 +128,7 @@ class SetFitClassifier(TextClassifier):
         try:
             with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()), quiet_transformers():
                 warnings.simplefilter("ignore")
-                setfit_model = SetFitModel.from_pretrained(source, local_files_only=Path(source).is_dir())
+                setfit_model = SetFitModel.from_pretrained(source, local_files_only=not downloads_allowed() or Path(source).is_dir())
                 setfit_model.model_body.max_seq_length = int(self.max_length)
                 if self.freeze_embeddings:
                     for param in setfit_model.model_body[0].auto_model.embeddings.parameters():
