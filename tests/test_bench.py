@@ -68,3 +68,19 @@ def test_targets_are_judged_against_the_issue_thresholds():
     assert targets_met(report) == {"ratio_vs_pipeline >= 1.5": True, "ratio_vs_raw >= 0.85": False,
                                    "tfidf-logreg >= 15,000 sentences/s": True,
                                    "tfidf-svm >= 15,000 sentences/s": False, "peak RSS growth <= 10%": True}
+
+
+def test_bench_family_default_times_the_shipped_model_folder(project, model_dir):
+    """`--family default` times the committed models/default/ as tag uses it (no fit)."""
+    import shutil
+
+    shutil.copytree(model_dir, project / "models" / "default")
+    out = project / "out" / "bench-default.json"
+    done = run_cli("bench", "--family", "default", "--sentences", "300", "--repeats", "1", "--no-rss",
+                   "--json", out, cwd=project, timeout=600)
+    assert done.returncode == 0, done.stderr.decode()[-3000:]
+    report = json.loads(out.read_text())
+    assert report["families"]["default"]["sentences"] >= 300
+    assert report["sentences_per_s"]["default"] > 0
+    assert report["fit_seconds"]["default"] == {}
+    assert "the shipped model in" in done.stderr.decode()

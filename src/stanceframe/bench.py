@@ -48,6 +48,7 @@ TRANSFORMER_FAMILY = "minilm-finetune"  # the family compared with the pipeline 
 RSS_FAMILY = "tfidf-logreg"  # streaming memory is measured with the fast family
 DEFAULT_FAMILIES = ("lexicon", "tfidf-logreg", "tfidf-svm", "minilm-logreg", "minilm-finetune", "setfit")
 EXPENSIVE_FITS = {"minilm-finetune", "setfit"}  # cached under out/bench/models/ between runs
+SHIPPED_DEFAULT = "default"  # `--family default`: the committed models/default/, not a fresh fit
 PIPELINE_BATCH_SIZE = 64
 WARMUP_SENTENCES = 200  # the untimed run before each family's timed runs
 SEED = 13
@@ -220,6 +221,10 @@ def fit_family(family: str, settings: BenchSettings, root: Path, log: Callable[[
     from stanceframe import experiments as ex
     from stanceframe.models.bundle import ModelBundle
 
+    if family == SHIPPED_DEFAULT:  # the committed models/default/, as `tag` uses it: nothing to fit
+        folder = root / "models" / "default"
+        log(f"{family}: the shipped model in {folder}")
+        return FittedFamily(family, ModelBundle.load(folder), folder, {})
     data = ex.load_training_data(bench_training_files(root), None)
     folder = settings.out_dir / "models" / family
     info_path = folder / "bench-fit.json"
@@ -235,6 +240,12 @@ def fit_family(family: str, settings: BenchSettings, root: Path, log: Callable[[
     info_path.write_text(json.dumps({"fit_seconds": seconds, "data_hash": data.fingerprint(), "created": created,
                                      "load_average": os.getloadavg()}, indent=2))
     return FittedFamily(family, ModelBundle.load(folder), folder, seconds)
+
+
+def _uses_encoder(bundle) -> bool:
+    """True when a bundle runs the sentence encoder (an encoder-based family or an ensemble
+    with such a member): it is timed on the smaller transformer corpus."""
+    return bool(getattr(bundle, "manifest", {}).get("encoder"))
 
 
 def untrained_finetune_bundle(classes: dict[str, list[str]]):
@@ -549,7 +560,7 @@ def run_bench(settings: BenchSettings, root: Path, log: Callable[[str], None] = 
     from stanceframe.models import FAMILIES
     from stanceframe.tagging import default_batch_size, load_model
 
-    unknown = [f for f in settings.families if f not in FAMILIES]
+    unknown = [f for f in settings.families if f not in FAMILIES and f != SHIPPED_DEFAULT]
     if unknown:
         raise StanceframeError(f"bench: unknown families {unknown}; known: {', '.join(FAMILIES)}")
     if not settings.out_dir.is_absolute():
@@ -609,7 +620,7 @@ def run_bench(settings: BenchSettings, root: Path, log: Callable[[str], None] = 
     # 1. end to end
     for family in settings.families:
         model = transformer if family == TRANSFORMER_FAMILY else fitted[family].bundle
-        is_transformer = family in {"minilm-logreg", "minilm-finetune", "setfit"}
+        is_transformer = family in {"minilm-logreg", "minilm-finetune", "setfit"} or _uses_encoder(model)
         corpus = small if is_transformer else big
         log(f"{family}: tagging {corpus.name} ({settings.repeats} runs after a warm-up)...")
         result = end_to_end(model, corpus, warmup_small if is_transformer else warmup, scratch, settings)

@@ -462,7 +462,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="its first sentences that transformer families, the pipeline and the ceiling run on "
                             "(default: 2000)")
     bench.add_argument("--input", nargs="+", metavar="PATH", help="benchmark on these files instead of synthetic text")
-    bench.add_argument("--family", action="append", help="only these families (repeatable)")
+    bench.add_argument("--family", action="append", help="only these families (repeatable); \"default\" times the shipped models/default/")
     bench.add_argument("--model", help="a fine-tuned minilm-finetune model folder for the pipeline and the ceiling "
                                        "(default: fit one on the seed set, cached in out/bench/models/)")
     bench.add_argument("--repeats", type=_positive_int, help="timed runs per measurement (median; default 3)")
