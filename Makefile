@@ -34,7 +34,7 @@ check-system:
 	  echo "Java 17 is needed for the Spark tests: apt-get install openjdk-17-jre-headless" >&2; exit 1; }
 
 # The shipped default model (models/default/, committed) is rebuilt by `make default-model`.
-DEFAULT_FAMILY ?= ensemble
+DEFAULT_FAMILY ?= tfidf-svm
 OUT ?= out
 
 run: install

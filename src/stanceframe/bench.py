@@ -728,6 +728,8 @@ def to_markdown(report: dict, command: str | None = None) -> str:
         lines.append(f"| peak RSS growth, largest vs smallest | {RSS_FAMILY} | | | **{report['rss_growth']:+.1%}** "
                      f"(target ≤ +10%) |")
     for family, secs in report["fit_seconds"].items():
+        if not secs:  # the shipped model: timed, not fitted
+            continue
         total = sum(secs.values())
         lines.append(f"| fit seconds on the seed set | {family} | | | {total:,.1f} s "
                      f"({', '.join(f'{t} {v:.1f}' for t, v in secs.items())}) |")
