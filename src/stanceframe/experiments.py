@@ -503,7 +503,7 @@ def leaderboard_markdown(rows: list[dict], config: ExperimentConfig | None = Non
     if config:
         grouping = "article" if config.group_by == "article" else "paragraph"
         costly = ", ".join([f"{f} {r}×" for f, r in config.cv_repeats.items() if r < config.n_repeats]
-                           + [f"{f} first {k} folds" for f, k in config.cv_folds.items()
+                           + [f"{f} first {k} fold{'s' if k > 1 else ''}" for f, k in config.cv_folds.items()
                               if k < config.n_splits * config.n_repeats])
         lines.append(f"Cross-validation: stratified {config.n_splits}-fold grouped by {grouping}, repeated "
                      f"{config.n_repeats}× (seed {config.seed}{'; ' + costly if costly else ''}); "
