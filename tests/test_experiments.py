@@ -143,3 +143,16 @@ def test_register_best_fits_only_the_best_family_on_everything_and_promotes_it(p
         bad = project / "bad.toml"
         bad.write_text('[promote]\nregister = "some"\n[families.lexicon]\n')
         ex.load_config(bad)
+
+
+def test_train_takes_the_family_hyperparameters_from_the_experiments_config(project, capsys):
+    seed = str(project / "data" / "seed" / "labels.jsonl")
+    assert main(["train", "--family", "tfidf-svm", "--data", seed, "--no-track", "--export", "m1"]) == 0
+    assert "hyperparameters from" in capsys.readouterr().err
+    assert json.loads((project / "m1" / "manifest.json").read_text())["params"] == {"char_ngrams": True}
+    assert main(["train", "--family", "tfidf-svm", "--data", seed, "--no-track", "--export", "m2",
+                 "--config", "none"]) == 0
+    assert json.loads((project / "m2" / "manifest.json").read_text())["params"] == {}
+    assert main(["train", "--family", "setfit", "--data", seed, "--no-track", "--config",
+                 str(project / "training" / "protocol-missing.toml")]) == 2
+    assert "experiments config not found" in capsys.readouterr().err

@@ -33,12 +33,10 @@ def cmd_data_build(args) -> int:
     from stanceframe.paths import contrast_file, corpora
 
     root = project_root()
-    if args.seeds or args.sentences or args.labels:  # one folder of articles of the user's
-        if not (args.seeds and args.sentences and args.labels):
-            raise StanceframeError("--seeds, --sentences and --labels go together (one folder of articles, the "
-                                   "sentences file to write and its labels); without them data build checks the "
-                                   "project's seed and written corpus")
-        reports = [build_seed_set(args.seeds, args.sentences, args.labels)]
+    if args.seeds or args.sentences or args.labels:  # one folder of articles (the seed's paths by default)
+        seed = corpora(root)[0]
+        reports = [build_seed_set(args.seeds or seed.articles, args.sentences or seed.sentences,
+                                  args.labels or seed.labels)]
     else:
         reports = build_corpora([c for c in corpora(root) if c.articles.is_dir()], also_labelled=[contrast_file(root)])
     for r in reports:
@@ -113,11 +111,13 @@ def cmd_train(args) -> int:
     tracker = _tracker(args, ex.experiment_name(paths))  # fails fast before loading or training
     data = ex.load_training_data(paths, _tasks_arg(args.task), **_data_fields(args, bool(args.data)))
     tasks = _tasks_arg(args.task) or data.tasks
-    params = _family_params(args)
+    params, params_source = _family_params(args)
     result = ex.train(args.family, data, tasks=tasks, tracker=tracker, export=args.export, seed=args.seed,
                       params=params)
     secs = ", ".join(f"{t} {s:.1f}s" for t, s in result.fit_seconds.items())
     print(f"trained {args.family} on {len(data)} sentences ({secs})", file=sys.stderr)
+    if params:
+        print(f"hyperparameters from {params_source}: {json.dumps(params)}", file=sys.stderr)
     if result.export_dir:
         print(f"model folder: {printable(result.export_dir)}", file=sys.stderr)
     if result.model_uri:
@@ -125,25 +125,23 @@ def cmd_train(args) -> int:
     return EXIT_OK
 
 
-def _family_params(args) -> dict | None:
-    """The family's hyperparameters: the ``[families.F]`` table of ``--config`` (default:
-    the project's training/experiments.toml, when it names the family), else the defaults."""
+def _family_params(args) -> tuple[dict | None, str | None]:
+    """The family's hyperparameters and where they came from: the ``[families.F]`` table of
+    ``--config`` (default: the project's training/experiments.toml, when it names the
+    family), else the family's defaults (``None``)."""
     from stanceframe import experiments as ex
 
     if args.config and str(args.config) == "none":
-        return None
+        return None, None
     path = args.config or project_root() / ex.DEFAULT_CONFIG
     if not args.config and not Path(path).is_file():
-        return None
+        return None, None
     config = ex.load_config(path)
     if args.family not in config.families:
         if args.config:
             raise StanceframeError(f"{path}: no [families.{args.family}] table")
-        return None
-    params = config.families[args.family]
-    if params:
-        print(f"hyperparameters from {path} [families.{args.family}]: {json.dumps(params)}", file=sys.stderr)
-    return params
+        return None, None
+    return config.families[args.family], f"{path} [families.{args.family}]"
 
 
 def cmd_compare(args) -> int:
@@ -326,9 +324,10 @@ def build_parser() -> argparse.ArgumentParser:
     data_sub = data.add_subparsers(dest="data_command", required=True)
     build = data_sub.add_parser("build", help="segment the seed (seeds/) and the written corpus (data/written/articles/) "
                                               "into their sentences files and validate every label")
-    build.add_argument("--seeds", type=Path, help="instead, one folder of articles of yours (with --sentences, --labels)")
-    build.add_argument("--sentences", type=Path, help="the sentences file to write for --seeds")
-    build.add_argument("--labels", type=Path, help="the labels of --seeds' sentences")
+    build.add_argument("--seeds", type=Path, help="instead, one folder of articles (default: seeds/)")
+    build.add_argument("--sentences", type=Path, help="with --seeds: the sentences file to write "
+                                                      "(default: data/seed/sentences.jsonl)")
+    build.add_argument("--labels", type=Path, help="with --seeds: their labels (default: data/seed/labels.jsonl)")
     build.set_defaults(func=cmd_data_build)
     stats = data_sub.add_parser("stats", help="label counts per task")
     stats.add_argument("data", nargs="*", type=Path, help="labelled files (default: the seed, the written corpus and the contrast set)")

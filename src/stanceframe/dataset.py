@@ -144,6 +144,17 @@ def _records(path: Path):
     yield from iter_records(path)  # anything but .csv is read as JSON Lines
 
 
+def _checked(path, records):
+    """(line, record) of each record; a line that could not be read, or was not UTF-8, is a
+    :class:`DataFileError` (labelled text is never silently changed: the user re-encodes it)."""
+    for lineno, record, error, warning in records:
+        if error:
+            raise DataFileError(path, lineno, error)
+        if warning:
+            raise DataFileError(path, lineno, warning.split(": ", 1)[1].split(";")[0] + "; save the file as UTF-8")
+        yield lineno, record
+
+
 def is_hf_spec(source) -> bool:
     return isinstance(source, str) and source.startswith(HF_PREFIX)
 
@@ -239,11 +250,7 @@ def load_labelled(
     path = source
     schema = schema or load_schema()
     rows = []
-    for lineno, record, error, warning in (_hf_records(source) if is_hf_spec(source) else _records(source)):
-        if error:
-            raise DataFileError(path, lineno, error)
-        if warning:  # gold text is not silently changed: the user re-encodes the file as UTF-8
-            raise DataFileError(path, lineno, warning.split(": ", 1)[1].split(";")[0] + "; save the file as UTF-8")
+    for lineno, record in _checked(path, _hf_records(source) if is_hf_spec(source) else _records(source)):
         surrogate = lone_surrogate(record)
         if surrogate:  # gold text is not silently changed: the user fixes the escape
             raise DataFileError(path, lineno, f"unpaired surrogate escape {surrogate} (not Unicode text); "
@@ -503,9 +510,7 @@ def load_catalog(path: str | Path) -> dict[str, dict]:
     and ``synthetic: true`` (``DataFileError`` with file:line otherwise)."""
     path = Path(path)
     rows, lines = {}, {}
-    for lineno, record, error in _records(path):
-        if error:
-            raise DataFileError(path, lineno, error)
+    for lineno, record in _checked(path, _records(path)):
         missing = [k for k in CATALOG_FIELDS if record.get(k) in (None, "")]
         if missing:
             raise DataFileError(path, lineno, f"missing field(s) {', '.join(missing)}")
@@ -549,9 +554,7 @@ def check_unique_texts(built: Sequence[_Built], also_labelled: Sequence[str | Pa
         path = Path(path)
         if not path.exists():
             continue
-        for lineno, record, error in _records(path):
-            if error:
-                raise DataFileError(path, lineno, error)
+        for lineno, record in _checked(path, _records(path)):
             first = seen.get(_text_key(str(record.get("text", ""))))
             if first:
                 raise DataFileError(path, lineno, f"text repeats the article sentence {first[1]}; reword one of them")
