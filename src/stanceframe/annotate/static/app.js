@@ -1,5 +1,5 @@
 // stanceframe annotate: the labelling page. Text is always set with textContent (never
-// innerHTML), every change is a POST with the page's CSRF token, and key presses are
+// any HTML-parsing setter), every change is a POST with the page's CSRF token, and key presses are
 // handled one at a time, in order (a press typed while the previous one is on its way waits).
 "use strict";
 (function () {
