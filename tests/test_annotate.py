@@ -235,3 +235,29 @@ def test_background_refit_reorders_the_queue(articles, tmp_path):
     assert s.queue.refits == 1 and s.state()["refits"] == 1
     after = s.queue.ranked()
     assert sorted(after) == sorted(before) and after != before  # the same sentences, re-ranked by the fit
+
+
+# --------------------------------------------------------------------------- the export feeds the project
+
+
+def test_export_feeds_data_build_and_train(tmp_path):
+    from tagging_support import REPO
+
+    store = tmp_path / "s.sqlite"
+    s = open_session([str(REPO / "seeds")], store, "alice")  # the seed article, by the project's segmenter
+    assert import_labels(s.store, REPO / "data" / "seed" / "labels.jsonl", "gold") == 119
+    assert len(s.store.sentences()) == len(s.ids) == 119  # the import's ids are the segmenter's ids
+    s.label(s.ids[0], "stance", "support")  # alice disagrees with the gold label on one sentence...
+    s.label(s.ids[0], "framing", "neutral")
+    s.store.adjudicate(s.ids[0], "stance", "none", "carol")  # ...and it is adjudicated
+    out = tmp_path / "labels.jsonl"
+    assert export_labels(s.store, out, TASKS).written == 119
+    first = json.loads(out.read_text().splitlines()[0])
+    assert first["id"] == s.ids[0] and first["stance"] == "none"
+    proc = run_cli("data", "build", "--seeds", REPO / "seeds", "--sentences", tmp_path / "sentences.jsonl",
+                   "--labels", out)
+    assert proc.returncode == 0, proc.stderr
+    proc = run_cli("train", "--family", "tfidf-logreg", "--data", out, "--no-track", "--export", tmp_path / "m",
+                   "--config", "none")
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "m" / "manifest.json").is_file()

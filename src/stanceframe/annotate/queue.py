@@ -13,11 +13,13 @@ fast ``tfidf-logreg`` model is fitted on the store's labels in a background thre
 probabilities replace them (the page is never blocked: the queue swaps in the new order under
 a lock when the fit is done).
 
-Why not small-text's query strategies: they take small-text classifier and dataset objects
-and query one single-label task at a time; here two tasks are queried jointly from
-probabilities already computed (by any model family of the project, MLflow URIs included),
-so the least-margin score (small-text's ``BreakingTies``) is one line of numpy on those
-probabilities, and clustering is scikit-learn's ``KMeans``.
+What comes from small-text: the per-task score is small-text's ``BreakingTies``
+confidence (best minus second-best probability), asked of an adapter that hands it the
+probabilities already computed. What does not, and why: its ``query`` takes one single-label
+classifier and dataset of its own; here two tasks are queried jointly (the margin of the less
+sure task) from probabilities of any model family of the project (MLflow URIs included), and
+its clustering strategy (``EmbeddingKMeans``) needs a small-text classifier's ``embed``; so
+the joint minimum, the ranking and the cluster spread (scikit-learn's ``KMeans``) are here.
 """
 
 from __future__ import annotations
@@ -30,14 +32,26 @@ import numpy as np
 ORDERS = ("article", "uncertain", "diverse")
 
 
+class _Probabilities:
+    """A classifier for small-text's query strategies that answers with given probabilities."""
+
+    def __init__(self, proba: np.ndarray):
+        self.proba = proba
+
+    def predict_proba(self, _dataset) -> np.ndarray:
+        return self.proba
+
+
 def margins(proba: dict[str, np.ndarray]) -> np.ndarray:
-    """Per row, the smallest over tasks of (top probability - second probability)."""
+    """Per row, the smallest over tasks of (top probability - second probability), each
+    task's margin being small-text's ``BreakingTies`` confidence."""
+    from small_text.query_strategies import BreakingTies
+
     out = None
     for p in proba.values():
-        if p.shape[1] < 2:
+        if p.shape[1] < 2 or not len(p):
             continue
-        top2 = np.sort(p, axis=1)[:, -2:]
-        m = top2[:, 1] - top2[:, 0]
+        m = np.asarray(BreakingTies().get_confidence(_Probabilities(p), None, None, None, None), dtype=float)
         out = m if out is None else np.minimum(out, m)
     n = next(iter(proba.values())).shape[0] if proba else 0
     return out if out is not None else np.zeros(n)
@@ -115,7 +129,8 @@ class Queue:
         self._thread: threading.Thread | None = None
 
     def _rank(self, proba: dict[str, np.ndarray]) -> list[str]:
-        margin = margins(proba) if proba else np.zeros(len(self.ids))
+        # article order needs no margins (and so never imports small-text, which loads torch)
+        margin = margins(proba) if proba and self.order != "article" else np.zeros(len(self.ids))
         return [self.ids[i] for i in ranking(self.order, margin, self.groups)]
 
     def ranked(self) -> list[str]:
