@@ -190,6 +190,17 @@ def test_nothing_readable_is_one_error(tmp_path):
         open_session([str(tmp_path / "empty.txt")], tmp_path / "s.sqlite", "alice")
 
 
+def test_a_port_in_use_is_one_line(articles, tmp_path):
+    import socket
+
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        proc = run_cli("annotate", articles, "--store", tmp_path / "s.sqlite", "--no-model", "--port", port)
+    assert proc.returncode == 2 and proc.stderr.count(b"\n") == 1 and b"another --port" in proc.stderr
+
+
 def test_off_loopback_needs_a_token():
     assert safe_settings("127.0.0.1", 8000, None).token is None
     generated = safe_settings("0.0.0.0", 8000, None)
@@ -223,8 +234,9 @@ def test_diverse_clusters_keep_near_duplicates_apart():
     assert {int(s[1:]) < 6 for s in first_two} == {True, False}
 
 
-def test_background_refit_reorders_the_queue(articles, tmp_path):
-    s = session_for(articles, tmp_path / "s.sqlite", order="uncertain", refit_every=4)
+@pytest.mark.parametrize("order", ["uncertain", "diverse"])
+def test_background_refit_reorders_the_queue(articles, tmp_path, order):
+    s = session_for(articles, tmp_path / "s.sqlite", order=order, refit_every=4)
     before = s.queue.ranked()
     labels = {"support": ("support", "neutral"), "restraint": ("restraint", "western")}
     for i, sid in enumerate([r.id for r in s.rows][:4]):

@@ -324,7 +324,10 @@ def _schema_tasks() -> list[str]:
 def cmd_annotate(args) -> int:
     from stanceframe.annotate.serve import open_session, safe_settings, serve
 
+    from stanceframe.annotate.serve import check_port
+
     settings = safe_settings(args.host, args.port, args.token)  # refused before anything is read
+    check_port(settings.host, settings.port)
     model = None if args.no_model else _load_model(args.model)
     log = lambda line: print(f"stanceframe annotate: {printable(line)}", file=sys.stderr, flush=True)  # noqa: E731
     session = open_session(args.paths, args.store, args.annotator, model=model, order=args.order,

@@ -45,3 +45,7 @@ class AnnotationStoreError(StanceframeError):
 
 class ServeSafetyError(StanceframeError):
     """The annotation server was asked to listen in an unsafe way (e.g. off loopback without a token)."""
+
+
+class AnnotationRequestError(StanceframeError):
+    """A request to the annotation app names an unknown sentence, task or label (HTTP 400)."""

@@ -60,9 +60,24 @@ def safe_settings(host: str, port: int, token: str | None) -> Settings:
     return Settings(host=host, port=port, token=token)
 
 
+def check_port(host: str, port: int) -> None:
+    """A port another program holds is one line, before uvicorn logs a traceback-like error."""
+    import socket
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise StanceframeError(f"cannot listen on {host}:{port} ({exc.strerror or exc}); pass another --port") \
+                from None
+
+
 def serve(session: Session, settings: Settings, *, log_level: str = "warning") -> None:
     import uvicorn
 
+    check_port(settings.host, settings.port)
     app = create_app(session, settings)
     print(f"stanceframe annotate: {session.annotator} on {printable(settings.url())} (store {session.store.path}; "
           "Ctrl-C stops, every answer is already saved)", file=sys.stderr, flush=True)

@@ -11,11 +11,7 @@ from typing import Sequence
 from stanceframe.annotate.queue import Queue
 from stanceframe.annotate.store import Store, Suggestion
 from stanceframe.annotate.suggest import Suggestions
-from stanceframe.errors import StanceframeError
-
-
-class BadRequest(StanceframeError):
-    """A request names an unknown sentence, task or label."""
+from stanceframe.errors import AnnotationRequestError as BadRequest
 
 
 class Session:
