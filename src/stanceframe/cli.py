@@ -390,7 +390,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="stanceframe", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"stanceframe {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
-    sub = parser.add_subparsers(dest="command", required=True)
+    sub = parser.add_subparsers(dest="command", required=True,
+                                metavar="{data,train,compare,evaluate,benchmark,tag,inspect,bench,annotate,agreement}")
 
     data = sub.add_parser("data", help="build and describe the labelled data (seed, written corpus, contrast set)")
     data_sub = data.add_subparsers(dest="data_command", required=True)
@@ -586,7 +587,7 @@ def build_parser() -> argparse.ArgumentParser:
     annotate.add_argument("--id-field", default="id", help="JSONL/CSV field holding the id (default: id)")
     annotate.set_defaults(func=cmd_annotate)
 
-    export = sub.add_parser("annotate-export", help=argparse.SUPPRESS,
+    export = sub.add_parser("annotate-export",
                             description="Write the store's labels (adjudicated label per sentence) in the project's "
                                         "labelled format, which train, compare and data stats read.")
     export.prog = "stanceframe annotate export"
@@ -594,7 +595,7 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--out", type=Path, required=True, help="the labels file to write (JSONL)")
     export.set_defaults(func=cmd_annotate_export)
 
-    imp = sub.add_parser("annotate-import", help=argparse.SUPPRESS,
+    imp = sub.add_parser("annotate-import",
                          description="Load existing labelled files into a store, as one annotator's answers.")
     imp.prog = "stanceframe annotate import"
     imp.add_argument("labels", nargs="+", type=Path, help="labelled JSONL/CSV files (the project's format)")
