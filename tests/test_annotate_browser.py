@@ -66,6 +66,8 @@ def test_label_ten_sentences_by_keyboard_undo_reload_and_export(tmp_path, browse
         assert shown() == "alpha-p1-s1"
         assert "0 / 11 labelled" in browser.find_element(By.ID, "progress").text
         assert "model suggests" in browser.find_element(By.ID, "suggestion-stance").text
+        loaded = browser.execute_script("return performance.getEntriesByType('resource').map(e => e.name)")
+        assert loaded and all(url.startswith(srv.base + "/") for url in loaded), loaded  # nothing from elsewhere
 
         body = browser.find_element(By.TAG_NAME, "body")
         body.send_keys("?")  # the key overlay
