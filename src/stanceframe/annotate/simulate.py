@@ -183,16 +183,19 @@ def to_markdown(result: ALResult, sentences: int, articles: int) -> str:
              f"({int(s.held_out * 100)} % held out), seeds {', '.join(map(str, s.seeds))}; batches of {s.batch} up "
              f"to {s.max_labels}; tfidf-logreg refitted after each batch; macro-F1 on the held-out articles, mean "
              f"over seeds. Pool {np.mean(result.pool_sizes):.0f} sentences on average.", "",
-             "| strategy | " + " | ".join(f"{t} F1 @100 | {t} F1 @{s.max_labels} | {t}: labels to {pct} % of full pool"
-                                         for t in tasks) + " |",
-             "|---|" + "---|---|---|" * len(tasks)]
+             "| strategy | " + " | ".join(f"{t} F1 @100 | {t} F1 @{s.max_labels} | {t}: labels to {pct} % of full pool | "
+                                         f"{t}: labels to random's F1 @{s.max_labels}" for t in tasks) + " |",
+             "|---|" + "---|---|---|---|" * len(tasks)]
     at100 = result.sizes.index(100) if 100 in result.sizes else 0
     for strategy in s.strategies:
         cells = []
         for t in tasks:
             curve = result.mean_curve(strategy, t)
             need = result.needed[strategy][t]
-            cells += [f"{curve[at100]:.3f}", f"{curve[-1]:.3f}", str(need) if need else f"not within {s.max_labels}"]
+            match = (labels_needed(result.sizes, curve, float(result.mean_curve("random", t)[-1]))
+                     if "random" in s.strategies else None)
+            cells += [f"{curve[at100]:.3f}", f"{curve[-1]:.3f}", str(need) if need else f"not within {s.max_labels}",
+                      str(match) if match else f"not within {s.max_labels}"]
         lines.append(f"| {strategy} | " + " | ".join(cells) + " |")
     lines += ["", "Full pool (the ceiling): " + ", ".join(
         f"{t} {np.mean(result.full_pool[t]):.3f} (95 % = {s.target * np.mean(result.full_pool[t]):.3f})"
