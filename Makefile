@@ -30,6 +30,11 @@ check-system:
 	    echo "installing Debian's chromium for the HTML report test..." >&2; \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	  else echo "headless Chromium is needed for the HTML test: apt-get install chromium" >&2; exit 1; fi; fi
+	@if ! command -v chromedriver >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing Debian's chromium-driver for the annotation app's browser test..." >&2; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium-driver >/dev/null; \
+	  else echo "chromedriver is needed for the annotation browser test: apt-get install chromium-driver" >&2; exit 1; fi; fi
 	@command -v java >/dev/null 2>&1 && java -version 2>&1 | grep -Eq 'version "(1[7-9]|2[0-9])' || { \
 	  echo "Java 17 is needed for the Spark tests: apt-get install openjdk-17-jre-headless" >&2; exit 1; }
 

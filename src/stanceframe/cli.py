@@ -202,6 +202,21 @@ def cmd_benchmark(args) -> int:
     return EXIT_OK
 
 
+def cmd_benchmark_active_learning(args) -> int:
+    from stanceframe.annotate.simulate import ALSettings, run_active_learning
+    from stanceframe.paths import corpora
+
+    data = args.data or corpora(project_root())[1].labels
+    settings = ALSettings(batch=args.batch, max_labels=args.max_labels, seeds=tuple(args.seeds))
+    if args.max_labels < args.batch:
+        raise StanceframeError("--max-labels must be at least --batch")
+    progress = None if args.quiet else (lambda line: print(f"active learning: {line}", file=sys.stderr, flush=True))
+    _, paths = run_active_learning(data, args.out, settings, progress)
+    print(paths["markdown"].read_text())
+    print(f"chart: {printable(paths['png'])}; figures: {printable(paths['json'])}", file=sys.stderr)
+    return EXIT_OK
+
+
 # --------------------------------------------------------------------------- tag / inspect
 
 
@@ -295,6 +310,61 @@ def cmd_bench(args) -> int:
     return EXIT_OK
 
 
+# --------------------------------------------------------------------------- annotate / agreement
+
+
+def _schema_tasks() -> list[str]:
+    from stanceframe.schema import load_schema
+
+    return load_schema().task_names
+
+
+def cmd_annotate(args) -> int:
+    from stanceframe.annotate.serve import open_session, safe_settings, serve
+
+    from stanceframe.annotate.serve import check_port
+
+    settings = safe_settings(args.host, args.port, args.token)  # refused before anything is read
+    check_port(settings.host, settings.port)
+    model = None if args.no_model else _load_model(args.model)
+    log = lambda line: print(f"stanceframe annotate: {printable(line)}", file=sys.stderr, flush=True)  # noqa: E731
+    session = open_session(args.paths, args.store, args.annotator, model=model, order=args.order,
+                           refit_every=args.refit_every, text_field=args.text_field, id_field=args.id_field, log=log)
+    serve(session, settings)
+    return EXIT_OK
+
+
+def cmd_annotate_export(args) -> int:
+    from stanceframe.annotate.export import export_labels
+    from stanceframe.annotate.store import Store
+
+    store = Store(args.store, create=False)
+    summary = export_labels(store, args.out, _schema_tasks())
+    print(f"stanceframe annotate export: {printable(summary.text())}", file=sys.stderr)
+    return EXIT_OK
+
+
+def cmd_annotate_import(args) -> int:
+    from stanceframe.annotate.export import import_labels
+    from stanceframe.annotate.store import Store
+
+    store = Store(args.store)
+    total = sum(import_labels(store, path, args.annotator) for path in args.labels)
+    print(f"stanceframe annotate import: {total} labelled sentence(s) imported as {printable(args.annotator)} "
+          f"into {printable(args.store)}", file=sys.stderr)
+    return EXIT_OK
+
+
+def cmd_agreement(args) -> int:
+    from stanceframe.annotate.agreement import agreement, format_report
+    from stanceframe.annotate.store import Store
+
+    store = Store(args.store, create=False)
+    pairs, overall = agreement(store, _schema_tasks())
+    print(format_report(pairs, overall))
+    return EXIT_OK
+
+
 def _load_model(spec):
     from stanceframe.tagging import load_model
 
@@ -318,7 +388,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="stanceframe", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"stanceframe {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
-    sub = parser.add_subparsers(dest="command", required=True)
+    sub = parser.add_subparsers(dest="command", required=True,
+                                metavar="{data,train,compare,evaluate,benchmark,tag,inspect,bench,annotate,agreement}")
 
     data = sub.add_parser("data", help="build and describe the labelled data (seed, written corpus, contrast set)")
     data_sub = data.add_subparsers(dest="data_command", required=True)
@@ -392,6 +463,21 @@ def build_parser() -> argparse.ArgumentParser:
     tweeteval.add_argument("--quiet", action="store_true", help="no progress lines")
     _tracking_args(tweeteval)
     tweeteval.set_defaults(func=cmd_benchmark)
+    al = benchmark_sub.add_parser(
+        "active-learning", help="does active learning pay? a simulated annotator on the written corpus",
+        description="Simulate an annotator on a labelled corpus grouped by article (default: the written corpus): "
+                    "pool and held-out articles split per seed, batches of labels chosen by random / article / "
+                    "uncertain / diverse order, tfidf-logreg refitted after each batch and scored on the held-out "
+                    "articles; learning curves (PNG), and the labels each strategy needs to reach 95 %% of the "
+                    "full-pool score.")
+    al.add_argument("--data", type=Path, help="labelled file with doc_id (default: data/written/labels.jsonl)")
+    al.add_argument("--batch", type=_positive_int, default=20, help="labels per batch (default 20)")
+    al.add_argument("--max-labels", type=_positive_int, default=600, help="labels at the end (default 600)")
+    al.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="seeds (default: 0 1 2)")
+    al.add_argument("--out", type=Path, default=Path("out/benchmark"),
+                    help="where active-learning.{md,json,png} go (default: out/benchmark)")
+    al.add_argument("--quiet", action="store_true", help="no progress lines")
+    al.set_defaults(func=cmd_benchmark_active_learning)
 
     model_help = "model folder, runs:/<id>/model or models:/<name>@<alias> (default: models/default/)"
     tag = sub.add_parser(
@@ -473,6 +559,53 @@ def build_parser() -> argparse.ArgumentParser:
                        help="also cross-validate minilm-finetune on the seed set and compare macro-F1 of tag's "
                             "inference path with the transformers pipeline's (fits 10 models: slow)")
     bench.set_defaults(func=cmd_bench)
+
+    annotate = sub.add_parser(
+        "annotate", help="label your own articles in a local web app (model suggestions, keyboard first); "
+                         "'annotate export' / 'annotate import' move labels out of and into the store",
+        description="Open a local labelling app on the sentences of ARTICLE_OR_FOLDER (the project's reader and "
+                    "segmenter). Every key press is saved at once in the store (SQLite). Also: stanceframe annotate "
+                    "export --store FILE --out labels.jsonl; stanceframe annotate import --store FILE LABELS...")
+    annotate.add_argument("paths", nargs="+", metavar="ARTICLE_OR_FOLDER", help="files (.txt .md .html .jsonl .csv), "
+                                                                                 "folders (recursive) or globs")
+    annotate.add_argument("--store", type=Path, default=Path("annotations.sqlite"),
+                          help="the annotation store (default: annotations.sqlite; created when missing)")
+    annotate.add_argument("--annotator", default=os.environ.get("USER") or "annotator",
+                          help="who is labelling (default: $USER)")
+    annotate.add_argument("--model", help="the model whose suggestions are shown: " + model_help)
+    annotate.add_argument("--no-model", action="store_true", help="show no suggestions")
+    annotate.add_argument("--order", choices=["article", "uncertain", "diverse"], default="article",
+                          help="article order (default), least-margin first, or least-margin spread over clusters")
+    annotate.add_argument("--refit-every", type=_positive_int, default=20,
+                          help="refit the fast model that orders the queue every N new labels (default 20)")
+    annotate.add_argument("--host", default="127.0.0.1",
+                          help="address to bind (default 127.0.0.1); any other needs a token")
+    annotate.add_argument("--port", type=_positive_int, default=8765, help="port (default 8765)")
+    annotate.add_argument("--token", help="access token (off loopback: generated and printed in the URL when left out)")
+    annotate.add_argument("--text-field", default="text", help="JSONL/CSV field holding the text (default: text)")
+    annotate.add_argument("--id-field", default="id", help="JSONL/CSV field holding the id (default: id)")
+    annotate.set_defaults(func=cmd_annotate)
+
+    export = sub.add_parser("annotate-export",
+                            description="Write the store's labels (adjudicated label per sentence) in the project's "
+                                        "labelled format, which train, compare and data stats read.")
+    export.prog = "stanceframe annotate export"
+    export.add_argument("--store", type=Path, required=True, help="the annotation store")
+    export.add_argument("--out", type=Path, required=True, help="the labels file to write (JSONL)")
+    export.set_defaults(func=cmd_annotate_export)
+
+    imp = sub.add_parser("annotate-import",
+                         description="Load existing labelled files into a store, as one annotator's answers.")
+    imp.prog = "stanceframe annotate import"
+    imp.add_argument("labels", nargs="+", type=Path, help="labelled JSONL/CSV files (the project's format)")
+    imp.add_argument("--store", type=Path, required=True, help="the annotation store (created when missing)")
+    imp.add_argument("--annotator", default="import", help="whose answers they are (default: import)")
+    imp.set_defaults(func=cmd_annotate_import)
+
+    agree = sub.add_parser("agreement", help="agreement between annotators of a store: Cohen's kappa per pair, "
+                                             "Krippendorff's alpha per task, with counts")
+    agree.add_argument("--store", type=Path, required=True, help="the annotation store")
+    agree.set_defaults(func=cmd_agreement)
     return parser
 
 
@@ -496,7 +629,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(_subcommand_argv(sys.argv[1:] if argv is None else list(argv)))
     try:
         return int(args.func(args) or 0)
     except StanceframeError as exc:
@@ -517,6 +650,19 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(internal_error_line(exc), file=sys.stderr)
         return EXIT_INTERNAL
+
+
+def _subcommand_argv(argv: list[str]) -> list[str]:
+    """``annotate export ...`` and ``annotate import ...`` are their own parsers (``annotate``
+    itself takes article paths)."""
+    for i, word in enumerate(argv):
+        if word == "annotate":
+            if i + 1 < len(argv) and argv[i + 1] in ("export", "import"):
+                return argv[:i] + [f"annotate-{argv[i + 1]}"] + argv[i + 2:]
+            break
+        if not word.startswith("-"):
+            break
+    return argv
 
 
 def internal_error_line(exc: BaseException) -> str:

@@ -37,3 +37,15 @@ class UnlabelledSentencesError(StanceframeError):
         self.ids = ids
         shown = ", ".join(ids[:20]) + (f" ... (+{len(ids) - 20} more)" if len(ids) > 20 else "")
         super().__init__(f"{labels_path}: {len(ids)} sentence(s) have no labels: {shown}")
+
+
+class AnnotationStoreError(StanceframeError):
+    """An annotation store (SQLite file) is missing, not a store, or cannot be written."""
+
+
+class ServeSafetyError(StanceframeError):
+    """The annotation server was asked to listen in an unsafe way (e.g. off loopback without a token)."""
+
+
+class AnnotationRequestError(StanceframeError):
+    """A request to the annotation app names an unknown sentence, task or label (HTTP 400)."""

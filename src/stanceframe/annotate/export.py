@@ -1,0 +1,107 @@
+"""From the store to the project's labelled format and back.
+
+:func:`export_labels` writes one record per sentence with its adjudicated label on every
+task (``id, doc_id, paragraph, text, <task>..., source``, the format of
+``data/*/labels.jsonl`` that ``train``, ``compare``, ``evaluate`` and ``data stats`` read).
+A sentence's label on a task is the review view's adjudication when there is one, else the
+label all its annotators gave; a sentence whose annotators disagree and that is not
+adjudicated yet, or that lacks a task, is left out and counted.
+:func:`import_labels` loads an existing labelled file as one annotator's answers.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+from stanceframe.annotate.store import Store
+from stanceframe.errors import StanceframeError
+
+
+@dataclass
+class ExportSummary:
+    written: int
+    unlabelled: int
+    unresolved: list[str]  # sentence ids whose annotators disagree, not adjudicated
+    path: Path
+
+    def text(self) -> str:
+        out = f"wrote {self.written} labelled sentence(s) to {self.path}"
+        if self.unresolved:
+            out += (f"; {len(self.unresolved)} left out because annotators disagree (adjudicate them in the app's "
+                    f"review view, /review)")
+        if self.unlabelled:
+            out += f"; {self.unlabelled} not (fully) labelled yet"
+        return out
+
+
+def resolved_labels(store: Store, tasks: Sequence[str]) -> tuple[dict[str, dict[str, str]], list[str]]:
+    """sentence id -> task -> label for sentences resolved on every task; and the ids left
+    out because of a disagreement."""
+    answers = store.answers()
+    adjudicated = store.adjudications()
+    given: dict[str, dict[str, set[str]]] = {}
+    for per_sentence in answers.values():
+        for sid, labels in per_sentence.items():
+            for task, label in labels.items():
+                given.setdefault(sid, {}).setdefault(task, set()).add(label)
+    out, unresolved = {}, []
+    for sid, per_task in given.items():
+        labels, disagree = {}, False
+        for task in tasks:
+            if task in adjudicated.get(sid, {}):
+                labels[task] = adjudicated[sid][task]
+            elif len(per_task.get(task, ())) == 1:
+                labels[task] = next(iter(per_task[task]))
+            elif len(per_task.get(task, ())) > 1:
+                disagree = True
+        if disagree:
+            unresolved.append(sid)
+        elif len(labels) == len(tasks):
+            out[sid] = labels
+    return out, sorted(unresolved)
+
+
+def export_labels(store: Store, out: str | Path, tasks: Sequence[str], *, source: str = "gold") -> ExportSummary:
+    out = Path(out)
+    if out.is_dir():
+        raise StanceframeError(f"{out}: is a folder; name the labels file to write")
+    labels, unresolved = resolved_labels(store, tasks)
+    sentences = store.sentences()
+    tmp = out.with_name(out.name + ".part")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    written = 0
+    with open(tmp, "w", encoding="utf-8") as handle:
+        for s in sentences:
+            if s.id not in labels:
+                continue
+            record = {"id": s.id, "doc_id": s.doc_id, "paragraph": s.paragraph, "text": s.text,
+                      **{t: labels[s.id][t] for t in tasks}, "source": source}
+            handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+            written += 1
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, out)
+    unlabelled = len(sentences) - written - len(unresolved)
+    return ExportSummary(written, unlabelled, unresolved, out)
+
+
+def import_labels(store: Store, path: str | Path, annotator: str, tasks: Sequence[str] | None = None) -> int:
+    """Every record of a labelled file (validated by ``dataset.load_labelled``: a bad line is
+    one error naming it) as ``annotator``'s answers; sentences the store lacks are added.
+    Returns the number of records imported."""
+    from stanceframe.dataset import load_labelled
+
+    data = load_labelled(path, tasks=tasks)
+    rows = []
+    for e in data.examples:
+        doc, _, rest = e.group.partition("#p")
+        paragraph = int(rest) if rest.isdigit() else None
+        rows.append({"id": e.id, "doc_id": e.doc or doc, "paragraph": paragraph, "text": e.text})
+    store.add_sentences(rows)
+    for e in data.examples:
+        store.press(annotator, e.id, "import", dict(e.labels))
+    return len(data.examples)
