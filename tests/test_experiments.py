@@ -88,8 +88,11 @@ def test_real_text_check_trains_on_everything_but_the_held_out_articles(protocol
 
 
 def test_article_folds_never_put_one_article_on_both_sides(protocol_project, project):
+    import matplotlib.pyplot as plt
+
     result = ex.compare(ex.load_config(protocol_project), tracker=_no_tracker(project), root=project,
                         families=["lexicon"])
+    assert plt.get_fignums() == []  # the confusion matrices are closed once logged (or not tracked)
     gold = ex.load_training_data(ex.resolve(project, ex.load_config(protocol_project).gold), None)
     for fold in result.cv["lexicon"]["stance"].folds:
         test_docs = {gold.docs[i] for i in fold.test_index}

@@ -191,10 +191,17 @@ class Tracker:
             mlflow.log_text(text, artifact_file)
 
     def log_figure(self, fig, artifact_file: str) -> None:
-        if self.enabled:
-            import mlflow
+        """Log a matplotlib figure (when tracking) and close it: the caller hands it over, so a
+        long compare does not keep every confusion matrix open."""
+        try:
+            if self.enabled:
+                import mlflow
 
-            mlflow.log_figure(fig, artifact_file)
+                mlflow.log_figure(fig, artifact_file)
+        finally:
+            import matplotlib.pyplot as plt
+
+            plt.close(fig)
 
     def log_artifact(self, path: Path, artifact_path: str | None = None) -> None:
         if self.enabled:
