@@ -63,11 +63,7 @@ def run(family: str, params: dict, oof_name: str | None = None) -> dict:
         bundle, _ = ex.fit_bundle(family, train, gold.tasks, params, SEED)
         preds = bundle.predict(real.texts)
         for task in gold.tasks:
-            labels = gold.schema.task(task).label_names
-            full = np.zeros((len(real), len(labels)))
-            for j, c in enumerate(preds[task].classes):
-                full[:, labels.index(c)] = preds[task].proba[:, j]
-            arrays[f"{task}_real"] = full
+            arrays[f"{task}_real"] = ex.aligned_proba(preds[task], gold.schema.task(task).label_names)
         OOF_DIR.mkdir(parents=True, exist_ok=True)
         np.savez(OOF_DIR / f"{oof_name}.npz", **arrays)
     out["seconds"] = round(time.perf_counter() - started)

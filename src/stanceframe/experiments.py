@@ -413,6 +413,16 @@ def _fit_and_log(family: str, params: dict, everything: LabelledSet, tasks: Sequ
     return {"bundle_dir": str(bundle_dir), **logged}
 
 
+def aligned_proba(prediction, labels: Sequence[str]) -> np.ndarray:
+    """A bundle prediction's probabilities as columns in ``labels``' order (0 for a label
+    the model does not know; a model class outside ``labels`` is dropped)."""
+    full = np.zeros((len(prediction.proba), len(labels)))
+    for j, c in enumerate(prediction.classes):
+        if c in labels:
+            full[:, list(labels).index(c)] = prediction.proba[:, j]
+    return full
+
+
 def realtext_check(family: str, params: dict | None, everything: LabelledSet, realtext: LabelledSet,
                    tasks: Sequence[str], seed: int) -> dict[str, dict]:
     """``family`` fitted on every sentence of ``everything`` that is not from ``realtext``'s
@@ -425,12 +435,7 @@ def realtext_check(family: str, params: dict | None, everything: LabelledSet, re
     out = {}
     for task in tasks:
         labels = realtext.schema.task(task).label_names
-        p = preds[task]
-        full = np.zeros((len(realtext), len(labels)))
-        for j, c in enumerate(p.classes):
-            if c in labels:
-                full[:, labels.index(c)] = p.proba[:, j]
-        out[task] = task_metrics(realtext.labels(task), full, labels, labels)
+        out[task] = task_metrics(realtext.labels(task), aligned_proba(preds[task], labels), labels, labels)
         out[task]["n_train"] = len(train)
     return out
 
@@ -485,13 +490,9 @@ def evaluate_bundle(bundle: ModelBundle, data: LabelledSet, tasks: Sequence[str]
     out = {}
     for task in tasks:
         labels = list(dict.fromkeys(bundle.classes(task) + sorted(set(data.labels(task)))))
-        p = preds[task]
-        full = np.zeros((len(data), len(labels)))
-        for j, c in enumerate(p.classes):
-            full[:, labels.index(c)] = p.proba[:, j]
-        out[task] = task_metrics(data.labels(task), full, labels, labels)
+        out[task] = task_metrics(data.labels(task), aligned_proba(preds[task], labels), labels, labels)
         if {"against", "favor"} <= set(labels):
-            out[task]["official_stance"] = official_stance_score(data.labels(task), p.labels)
+            out[task]["official_stance"] = official_stance_score(data.labels(task), preds[task].labels)
     return out
 
 
