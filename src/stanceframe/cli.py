@@ -320,9 +320,7 @@ def _schema_tasks() -> list[str]:
 
 
 def cmd_annotate(args) -> int:
-    from stanceframe.annotate.serve import open_session, safe_settings, serve
-
-    from stanceframe.annotate.serve import check_port
+    from stanceframe.annotate.serve import check_port, open_session, safe_settings, serve
 
     settings = safe_settings(args.host, args.port, args.token)  # refused before anything is read
     check_port(settings.host, settings.port)
