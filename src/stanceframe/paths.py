@@ -17,17 +17,40 @@ from dataclasses import dataclass
 from pathlib import Path
 
 
+SHIPPED = Path(__file__).resolve().parent / "shipped"  # in an installed wheel: the default model and schema
+
+
+def checkout_root() -> Path | None:
+    """The source checkout this package runs from (``src/stanceframe`` of a clone, as in an
+    editable install), or None for an installed wheel."""
+    root = Path(__file__).resolve().parents[2]
+    return root if (root / "pyproject.toml").is_file() and (root / "src" / "stanceframe").is_dir() else None
+
+
 def project_root() -> Path:
     """The current directory when it holds seeds/ or data/, else the checkout the package
-    was installed from (editable install)."""
+    runs from, else the current directory (an installed package outside any project)."""
     cwd = Path.cwd()
     if (cwd / "seeds").is_dir() or (cwd / "data").is_dir():
         return cwd
-    return Path(__file__).resolve().parents[2]
+    return checkout_root() or cwd
+
+
+def project_file(relative: str | Path, shipped_name: str) -> Path:
+    """A file or folder the project keeps at ``relative`` (``models/default``,
+    ``training/schema.toml``): the project's copy when there is one (the current project, then
+    the checkout), else the copy the installed package ships (``shipped/<shipped_name>``)."""
+    for root in dict.fromkeys(r for r in (project_root(), checkout_root()) if r is not None):
+        if (root / relative).exists():
+            return root / relative
+    shipped = SHIPPED / shipped_name
+    return shipped if shipped.exists() else project_root() / relative
 
 
 def default_model_dir() -> Path:
-    return project_root() / "models" / "default"
+    """The default model: ``models/default/`` of the project or checkout, else the one the
+    installed package ships."""
+    return project_file(Path("models") / "default", "default-model")
 
 
 @dataclass(frozen=True)

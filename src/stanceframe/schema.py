@@ -75,7 +75,9 @@ def default_schema_path() -> Path:
     env = os.environ.get(SCHEMA_ENV)
     if env:
         return Path(env)
-    return Path(__file__).resolve().parents[2] / "training" / "schema.toml"
+    from stanceframe.paths import project_file
+
+    return project_file(Path("training") / "schema.toml", "schema.toml")
 
 
 def parse_schema(data: dict, path: str | None = None) -> Schema:
