@@ -291,7 +291,7 @@ def test_footer_prefilter_decides_as_the_case_insensitive_pattern_alone():
     IGNORECASE folds to ASCII (the Kelvin sign, dotless i, long s, dotted I)."""
     import random
 
-    from stanceframe.corpus import _FOOTER, _LONE_PUNCTUATION, FOOTER_MAX_CHARS
+    from stanceframe.corpus.boilerplate import _FOOTER, _LONE_PUNCTUATION, FOOTER_MAX_CHARS
 
     def pattern_alone(line):
         s = line.strip()
@@ -539,23 +539,6 @@ def test_expand_inputs_passes_stdin_through():
     assert [p for p, _ in expand_inputs(["-"])] == [__import__("pathlib").Path("-")]
 
 
-def _nltk_punkt():
-    """nltk's own PunktSentenceTokenizer with the parameters sentence_tokenizer() uses."""
-    import punkt
-    from nltk.tokenize.punkt import PunktParameters, PunktSentenceTokenizer
-
-    from stanceframe.corpus import _EXTRA_ABBREVIATIONS
-
-    trained = punkt.load_model("english")
-    params = PunktParameters()
-    params.abbrev_types = set(trained.abbrev_types) | _EXTRA_ABBREVIATIONS
-    params.collocations = set(trained.collocations)
-    params.sent_starters = set(trained.sent_starters)
-    for word, flags in trained.ortho_context.items():
-        params.ortho_context[word] = flags
-    return PunktSentenceTokenizer(params)
-
-
 @pytest.mark.parametrize("hash_seed", ["1", "3"])  # nltk's regexes differ by hash seed ("?!" / "!?")
 def test_fast_punkt_splits_exactly_like_nltk(hash_seed):
     """The tokenizer behind split_sentences gives nltk Punkt's spans on the repo's text and
@@ -566,11 +549,10 @@ def test_fast_punkt_splits_exactly_like_nltk(hash_seed):
     from pathlib import Path
 
     script = f"""
-import json, random, sys
-sys.path.insert(0, {str(Path(__file__).parent)!r})
-from test_corpus import _nltk_punkt
-from stanceframe.corpus import sentence_tokenizer
-fast, slow = sentence_tokenizer(), _nltk_punkt()
+import json, random
+from nltk.tokenize.punkt import PunktSentenceTokenizer
+from stanceframe.corpus.punkt import punkt_parameters, sentence_tokenizer
+fast, slow = sentence_tokenizer(), PunktSentenceTokenizer(punkt_parameters())  # nltk's own, same parameters
 assert fast._shortcuts, "the shortcuts are off: nltk's regexes changed"
 root = {str(Path(__file__).resolve().parents[1])!r}
 texts = open(root + "/seeds/seed-korea-ww3.txt", encoding="utf-8").read().split("\\n")

@@ -1,0 +1,44 @@
+"""The corpus: reading inputs into documents and splitting documents into sentences with
+stable ids, the same way for labelling, training and tagging. One module a job:
+
+- ``records``: the record types (``Document``, ``Part``, ``Sentence``, ``Skipped``, ``RecordLine``);
+- ``readers``: which files an input names, and .txt/.md/.html files, JSONL/CSV files and
+  standard input read into documents (large text files in parts);
+- ``record_files``: JSONL/CSV lines read with bounded memory, parsed and checked, each record a document;
+- ``decoding``: bytes to text (UTF-8, else cp1252 with a warning; binary refused);
+- ``ids``: document ids, safe, stable and unique within a run;
+- ``segmentation``: paragraphs and sentences of a document, stable sentence ids and spans;
+- ``boilerplate``: which lines are page furniture, not article text;
+- ``punkt``: the fast Punkt sentence splitter and the one builder of its parameters.
+
+The names other modules use are importable from here.
+"""
+
+from stanceframe.corpus.boilerplate import is_boilerplate
+from stanceframe.corpus.decoding import BINARY_SNIFF_BYTES
+from stanceframe.corpus.ids import UniqueIds, doc_id_for, id_name
+from stanceframe.corpus.punkt import sentence_tokenizer
+from stanceframe.corpus.readers import (
+    PART_BYTES,
+    READ_CHUNK_BYTES,
+    RECORD_SUFFIXES,
+    SUPPORTED_SUFFIXES,
+    TEXT_SUFFIXES,
+    expand_inputs,
+    is_large_text,
+    read_documents_strict,
+    read_path,
+    read_stdin,
+    text_parts,
+)
+from stanceframe.corpus.record_files import bounded_lines, iter_records, lone_surrogate, record_document
+from stanceframe.corpus.records import Document, Part, RecordLine, Sentence, Skipped
+from stanceframe.corpus.segmentation import MAX_SENTENCE_CHARS, segment
+
+__all__ = [
+    "BINARY_SNIFF_BYTES", "MAX_SENTENCE_CHARS", "PART_BYTES", "READ_CHUNK_BYTES", "RECORD_SUFFIXES",
+    "SUPPORTED_SUFFIXES", "TEXT_SUFFIXES", "Document", "Part", "RecordLine", "Sentence", "Skipped", "UniqueIds",
+    "bounded_lines", "doc_id_for", "expand_inputs", "id_name", "is_boilerplate", "is_large_text", "iter_records",
+    "lone_surrogate", "read_documents_strict", "read_path", "read_stdin", "record_document", "segment",
+    "sentence_tokenizer", "text_parts",
+]

@@ -1,0 +1,291 @@
+"""Reading inputs into documents: which files are read (:func:`expand_inputs`), a .txt/.md/.html
+file as one document (large text files in parts), a JSONL/CSV file as one document per
+record (:mod:`~stanceframe.corpus.record_files`), and standard input."""
+
+from __future__ import annotations
+
+import codecs
+import os
+import re
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Iterator
+
+from stanceframe.corpus.decoding import BINARY_SNIFF_BYTES, FALLBACK_ENCODING, decode_bytes, not_utf8_warning
+from stanceframe.corpus.ids import doc_id_for
+from stanceframe.corpus.record_files import record_file_documents
+from stanceframe.corpus.records import Document, Part, Skipped
+from stanceframe.corpus.segmentation import BLANK_LINE, paragraph_spans
+from stanceframe.errors import DataFileError
+
+TEXT_SUFFIXES = {".txt", ".text", ".md", ".markdown", ".html", ".htm"}
+RECORD_SUFFIXES = {".jsonl", ".ndjson", ".csv"}
+SUPPORTED_SUFFIXES = TEXT_SUFFIXES | RECORD_SUFFIXES
+
+_WHITESPACE = re.compile(r"\s+")
+
+
+def html_to_text(html: str) -> str:
+    """Visible article text of an HTML page: no script/style/nav/header/footer/aside/forms;
+    one paragraph per block element, paragraphs separated by blank lines."""
+    from bs4 import BeautifulSoup
+
+    soup = BeautifulSoup(html, "html.parser")
+    for tag in soup(["script", "style", "noscript", "nav", "header", "footer", "aside", "form",
+                     "template", "svg", "iframe", "button", "select", "head"]):
+        tag.decompose()
+    blocks = ["p", "h1", "h2", "h3", "h4", "h5", "h6", "li", "blockquote", "pre", "figcaption",
+              "td", "th", "dd", "dt", "title"]
+    paragraphs = []
+    for el in soup.find_all(blocks):
+        if el.find_parent(blocks) is not None:
+            continue
+        text = _WHITESPACE.sub(" ", el.get_text(" ")).strip()
+        if text:
+            paragraphs.append(text)
+    if not paragraphs:  # a page without block markup: its lines
+        body = soup.body or soup
+        paragraphs = [_WHITESPACE.sub(" ", ln).strip() for ln in body.get_text("\n").split("\n")]
+        paragraphs = [p for p in paragraphs if p]
+    return "\n\n".join(paragraphs)
+
+
+# Linear time on any input: no rule's scan crosses the character that could start another
+# match of it ([^\][] in links, [^*\n] in italics), so a page of unclosed markers ('*a ' *
+# 20000, '[a' * 20000) costs one pass instead of one pass per marker.
+_MD_RULES = [
+    (re.compile(r"!\[[^\]\[\n]*\]\([^()\n]*\)"), ""),  # images
+    (re.compile(r"\[([^\]\[\n]+)\]\([^()\n]*\)"), r"\1"),  # links → their text
+    # [ \t], not \s: a marker must not swallow the blank line before it (merging paragraphs)
+    (re.compile(r"^[ \t]{0,3}#{1,6}[ \t]+", re.M), ""),  # headings
+    (re.compile(r"^[ \t]{0,3}>[ \t]?", re.M), ""),  # block quotes
+    (re.compile(r"^[ \t]*(?:[-*+]|\d+[.)])[ \t]+", re.M), ""),  # list markers
+    (re.compile(r"(\*\*|__)(.+?)\1"), r"\2"),  # bold
+    (re.compile(r"(?<![\w*])\*(?!\s)([^*\n]+?)(?<!\s)\*(?![\w*])"), r"\1"),  # italics
+    (re.compile(r"`([^`]+)`"), r"\1"),  # inline code
+]
+_MD_FENCE = re.compile(r"^```.*?^```\s*$", re.M | re.S)
+
+
+def markdown_to_text(md: str) -> str:
+    """Markdown with its markup removed (code blocks dropped), line structure kept."""
+    text = _MD_FENCE.sub("", md)
+    for pattern, repl in _MD_RULES:
+        text = pattern.sub(repl, text)
+    return text
+
+
+PART_BYTES = 1 << 20  # a .txt file larger than this is read and tagged in parts of at most this many characters
+READ_CHUNK_BYTES = 1 << 20
+PART_SUFFIXES = {".txt", ".text"}  # HTML and Markdown need the whole page to be parsed
+
+
+def is_large_text(path: Path) -> bool:
+    """Whether ``path`` is a text file read in parts (:func:`text_parts`)."""
+    if Path(path).suffix.lower() not in PART_SUFFIXES:
+        return False
+    try:
+        return os.stat(path).st_size > PART_BYTES
+    except OSError:
+        return False
+
+
+def text_parts(path: Path, doc_id: str) -> Iterator[Document | Skipped]:
+    """A text file larger than :data:`PART_BYTES` as documents of at most that many
+    characters, read in chunks, so memory stays bounded however large the file. A part ends
+    at a paragraph break where there is one (then its sentences are exactly those of the
+    whole text: same ids, same spans); a paragraph longer than a part is cut at its last
+    space or line break before the limit and goes on as a new paragraph. The file is read
+    once before to choose the encoding (UTF-8, else cp1252 with a warning, as for small
+    files) and the paragraph rule."""
+    source = str(path)
+    scan = _scan_text_file(path)
+    if scan.skip:
+        yield Skipped(source, None, scan.skip)
+        return
+    encoding, errors = ("utf-8-sig", "strict") if scan.warning is None else (FALLBACK_ENCODING, "replace")
+    decoder = codecs.getincrementaldecoder(encoding)(errors=errors)
+    warnings = [scan.warning] if scan.warning else []
+    buf, offset, paragraphs, index = "", 0, 0, 0
+    with open(path, "rb") as handle:
+        while True:
+            chunk = handle.read(READ_CHUNK_BYTES)
+            buf += decoder.decode(chunk, final=not chunk)
+            while len(buf) > PART_BYTES or (not chunk and buf):
+                cut, after = _part_cut(buf, scan.blank_lines) if len(buf) > PART_BYTES else (len(buf), len(buf))
+                text = buf[:cut]
+                if text.strip():
+                    yield Document(doc_id, text, source, None, {}, list(warnings),
+                                   Part(index, offset, paragraphs, scan.blank_lines))
+                    index += 1
+                paragraphs += len(paragraph_spans(text, scan.blank_lines))
+                offset += after
+                buf = buf[after:]
+            if not chunk:
+                break
+    if index == 0:
+        yield Skipped(source, None, "empty file (no text)")
+
+
+def _part_cut(buf: str, blank_lines: bool, limit: int = PART_BYTES) -> tuple[int, int]:
+    """(end of this part, start of the next) in ``buf``: after the last paragraph break
+    before ``limit`` (a blank-line separator, or a line break when paragraphs are lines),
+    else at the last space or line break in the second half, else at ``limit``."""
+    if blank_lines:
+        last = None
+        for last in BLANK_LINE.finditer(buf, 0, limit):
+            pass
+        if last is not None:
+            return last.start(), last.end()
+    else:
+        newline = buf.rfind("\n", 0, limit)
+        if newline > 0:
+            return newline, newline + 1
+    space = max(buf.rfind(" ", limit // 2, limit), buf.rfind("\n", limit // 2, limit))
+    cut = space if space > 0 else limit
+    return cut, cut
+
+
+@dataclass
+class _TextScan:
+    blank_lines: bool = False
+    warning: str | None = None
+    skip: str | None = None
+
+
+def _scan_text_file(path: Path) -> _TextScan:
+    """One pass over a large text file in chunks: binary (NUL bytes at the start)? valid
+    UTF-8 (else the warning :func:`decode_bytes` gives)? any blank line (the paragraph rule)?"""
+    scan = _TextScan()
+    decoder = codecs.getincrementaldecoder("utf-8")(errors="strict")
+    carry, consumed = b"", 0
+    with open(path, "rb") as handle:
+        while True:
+            chunk = handle.read(READ_CHUNK_BYTES)
+            if consumed == 0 and b"\x00" in chunk[:BINARY_SNIFF_BYTES]:
+                scan.skip = "binary file (NUL bytes), not text"
+                return scan
+            if scan.warning is None:
+                try:
+                    decoder.decode(chunk, final=not chunk)
+                except UnicodeDecodeError as exc:
+                    pending = len(decoder.getstate()[0])
+                    scan.warning = not_utf8_warning(str(path), consumed - pending + exc.start)
+            if not scan.blank_lines:
+                window = carry + chunk
+                scan.blank_lines = _BLANK_LINE_BYTES.search(window) is not None
+                last = window.rfind(b"\n")
+                carry = window[last:] if last >= 0 and not window[last + 1:].strip(b" \t\r\f\v") else b""
+            consumed += len(chunk)
+            if not chunk or (scan.blank_lines and scan.warning is not None):
+                return scan
+
+
+_BLANK_LINE_BYTES = re.compile(rb"\n[ \t\r\f\v]*\n")
+
+
+def _text_document(path: Path, data: bytes, doc_id: str) -> Document | Skipped:
+    text, warnings, skip = decode_bytes(data, str(path))
+    if skip:
+        return Skipped(str(path), None, skip)
+    suffix = path.suffix.lower()
+    if suffix in {".html", ".htm"}:
+        text = html_to_text(text)
+    elif suffix in {".md", ".markdown"}:
+        text = markdown_to_text(text)
+    if not text.strip():
+        return Skipped(str(path), None, "empty file (no text)")
+    return Document(doc_id, text, str(path), None, {}, warnings)
+
+
+def read_path(
+    path: str | Path,
+    *,
+    text_field: str = "text",
+    id_field: str = "id",
+    root: Path | None = None,
+    doc_id: str | None = None,
+) -> Iterator[Document | Skipped]:
+    """Documents of one file: one for a text file (its id ``doc_id``, default
+    :func:`doc_id_for`), one per record for JSONL/CSV (a record without an id gets
+    ``<doc_id>-<line>``)."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix in RECORD_SUFFIXES:
+        try:
+            yield from record_file_documents(path, text_field, id_field, stem=doc_id)
+        except OSError as exc:
+            yield Skipped(str(path), None, f"cannot read: {exc.strerror or exc}")
+        return
+    doc_id = doc_id or doc_id_for(path, root)
+    try:
+        if is_large_text(path):
+            yield from text_parts(path, doc_id)
+            return
+        data = path.read_bytes()
+    except OSError as exc:
+        yield Skipped(str(path), None, f"cannot read: {exc.strerror or exc}")
+        return
+    document = _text_document(path, data, doc_id)
+    del data  # not kept while the document is tagged
+    yield document
+
+
+def read_stdin(
+    *, text_field: str = "text", id_field: str = "id", stream=None, fmt: str = "txt"
+) -> Iterator[Document | Skipped]:
+    """Documents from standard input: plain text (one document) or JSONL records."""
+    stream = stream if stream is not None else sys.stdin.buffer
+    if fmt == "jsonl":
+        yield from record_file_documents(Path("stdin.jsonl"), text_field, id_field, stream)
+        return
+    data = stream.read()
+    if isinstance(data, str):
+        data = data.encode("utf-8")
+    yield _text_document(Path("stdin.txt"), data, "stdin")
+
+
+def expand_inputs(paths: Iterable[str]) -> Iterator[tuple[Path, Path | None] | Skipped]:
+    """Files named by paths, folders (recursive, supported suffixes) and globs, sorted and
+    de-duplicated; each with the root it was found under (for doc ids)."""
+    import glob
+
+    seen = set()
+    for raw in paths:
+        if raw == "-":
+            yield (Path("-"), None)
+            continue
+        p = Path(raw)
+        if p.is_dir():
+            found = sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in SUPPORTED_SUFFIXES)
+            if not found:
+                yield Skipped(raw, None, f"folder holds no {'/'.join(sorted(SUPPORTED_SUFFIXES))} files")
+                continue
+            items = [(f, p) for f in found]
+        elif p.exists():
+            items = [(p, None)]
+        else:
+            matches = [Path(m) for m in sorted(glob.glob(raw, recursive=True)) if Path(m).is_file()]
+            if not matches:
+                yield Skipped(raw, None, "no such file, folder or glob match")
+                continue
+            # matches in several folders get ids relative to their common folder (a__index, b__index)
+            parents = {m.parent for m in matches}
+            root = Path(os.path.commonpath([str(m) for m in parents])) if len(parents) > 1 else None
+            items = [(m, root) for m in matches]
+        for f, root in items:
+            key = f.resolve()
+            if key not in seen:
+                seen.add(key)
+                yield (f, root)
+
+
+def read_documents_strict(path: str | Path, **kwargs) -> list[Document]:
+    """All documents of a file, raising :class:`DataFileError` on the first unreadable one."""
+    docs = []
+    for item in read_path(path, **kwargs):
+        if isinstance(item, Skipped):
+            raise DataFileError(item.source, item.line, item.reason)
+        docs.append(item)
+    return docs
