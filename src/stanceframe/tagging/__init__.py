@@ -48,8 +48,14 @@ from stanceframe.tagging.parallel import torch_threads
 from stanceframe.tagging.rows import SENTENCE_FIELDS
 from stanceframe.tagging.run import run_tag
 from stanceframe.tagging.summary import TagSummary
-from stanceframe.tagging.tagger import (DEFAULT_BATCH_SIZE, UNPADDED_BATCH_SIZE, ArticleTags, Tagger, default_batch_size,
-                                        tag_article)
+from stanceframe.tagging.tagger import (
+    DEFAULT_BATCH_SIZE,
+    UNPADDED_BATCH_SIZE,
+    ArticleTags,
+    Tagger,
+    default_batch_size,
+    tag_article,
+)
 
 __all__ = ["DEFAULT_BATCH_SIZE", "FORMATS", "PER", "SENTENCE_FIELDS", "UNITS", "UNPADDED_BATCH_SIZE", "ArticleTags",
            "TagSummary", "Tagger", "default_batch_size", "iter_documents", "load_model", "read_article",

@@ -11,9 +11,25 @@ import sys
 from pathlib import Path
 from typing import IO, Callable, Iterable, Iterator, Sequence
 
-from stanceframe.corpus import (BINARY_SNIFF_BYTES, PART_BYTES, READ_CHUNK_BYTES, RECORD_SUFFIXES, Document,
-                               Sentence, Skipped, UniqueIds, bounded_lines, doc_id_for, expand_inputs, id_name,
-                               is_large_text, read_path, read_stdin, segment, text_parts)
+from stanceframe.corpus import (
+    BINARY_SNIFF_BYTES,
+    PART_BYTES,
+    READ_CHUNK_BYTES,
+    RECORD_SUFFIXES,
+    Document,
+    Sentence,
+    Skipped,
+    UniqueIds,
+    bounded_lines,
+    doc_id_for,
+    expand_inputs,
+    id_name,
+    is_large_text,
+    read_path,
+    read_stdin,
+    segment,
+    text_parts,
+)
 from stanceframe.errors import DataFileError, StanceframeError
 
 
