@@ -106,6 +106,6 @@ def model_dir(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def model(model_dir):
-    from stanceframe.tagging import load_model
+    from stanceframe.models.loading import load_model
 
     return load_model(str(model_dir))

@@ -235,12 +235,14 @@ def test_resume_refuses_new_content_or_new_weights(tmp_path, capsys, model_dir):
         state.write_text(json.dumps({"version": 1, "offset": 0, "consumed": 0, "counts": {},
                                      "fingerprint": fingerprint}), encoding="utf-8")
 
-    from stanceframe.tagging import _inputs_digest, contents_digest, load_model, model_identity, resolve_inputs
+    from stanceframe.models.loading import load_model, model_identity
+    from stanceframe.tagging.inputs import resolve_inputs
+    from stanceframe.tagging.outputs import contents_digest, inputs_digest
 
     resolved = resolve_inputs([str(src)])
     fingerprint = {"format": "jsonl", "per": "sentence", "unit": "document", "text_field": "text",
                    "id_field": "id", "strict": False, "model": model_identity(load_model(str(model_dir))),
-                   "inputs": _inputs_digest(resolved), "contents": contents_digest(resolved), "streams": []}
+                   "inputs": inputs_digest(resolved), "contents": contents_digest(resolved), "streams": []}
     interrupted(model_dir)
     write_jsonl(src, [{"id": "a", "text": "Moscow warned Seoul."}])  # same name, new content
     code, _, err = run(capsys, "tag", src, "--model", model_dir, "--out", out, "--resume")

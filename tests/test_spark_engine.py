@@ -18,7 +18,9 @@ from pathlib import Path
 import pytest
 
 from stanceframe.errors import StanceframeError
-from stanceframe.tagging import model_classes, run_tag, sentence_columns
+from stanceframe.models.loading import model_classes
+from stanceframe.tagging import run_tag
+from stanceframe.tagging.rows import sentence_columns
 from tagging_support import corpus_records, gold_sentences, read_jsonl, run_cli, write_jsonl
 
 spark_test = pytest.mark.spark

@@ -1,4 +1,4 @@
-"""tagging.py: inputs -> sentences -> batched predictions -> rows; aggregation; writers; resume."""
+"""tagging/: inputs -> sentences -> batched predictions -> rows; aggregation; writers; resume."""
 
 from __future__ import annotations
 
@@ -12,14 +12,9 @@ import pytest
 
 from stanceframe.corpus import MAX_SENTENCE_CHARS, Document, segment
 from stanceframe.errors import ModelFolderError, StanceframeError
-from stanceframe.tagging import (
-    Tagger,
-    article_columns,
-    article_row,
-    load_model,
-    run_tag,
-    sentence_columns,
-)
+from stanceframe.models.loading import load_model
+from stanceframe.tagging import Tagger, run_tag
+from stanceframe.tagging.rows import article_columns, article_row, sentence_columns
 from tagging_support import ARTICLE, corpus_records, read_jsonl, write_jsonl
 
 
@@ -138,7 +133,7 @@ def test_jsonl_rows_are_compact_utf8_and_every_float_reads_back_the_same():
     import random
     import struct
 
-    from stanceframe.tagging import JsonlEncoder
+    from stanceframe.tagging.encoders import JsonlEncoder
 
     rng = random.Random(0)
     floats = [rng.random() for _ in range(3000)] + [rng.random() ** 30 for _ in range(3000)]
@@ -403,7 +398,8 @@ def test_segmentation_workers_write_what_the_in_process_path_writes(tmp_path, mo
     """Reading and splitting in forked worker processes (two by default on 2+ cores, each
     taking every other chunk of input items) gives the same bytes as doing it in this
     process, with JSONL records, text files a worker does not read, bad inputs and resume."""
-    import stanceframe.tagging as tagging
+    import stanceframe.tagging.inputs as inputs
+    import stanceframe.tagging.run as tag_run
 
     records = corpus_records(60, paragraphs=3, per_paragraph=4)
     src = tmp_path / "in"
@@ -414,17 +410,17 @@ def test_segmentation_workers_write_what_the_in_process_path_writes(tmp_path, mo
         (src / f"t{i:02d}.txt").write_text(r["text"], encoding="utf-8")
     (src / "u.txt").write_bytes(b"\x00binary")
     started = []
-    original = tagging.prepared_in_workers
-    monkeypatch.setattr(tagging, "prepared_in_workers", lambda *a: started.append(a[2]) or original(*a))
+    original = tag_run.prepared_in_workers
+    monkeypatch.setattr(tag_run, "prepared_in_workers", lambda *a: started.append(a[2]) or original(*a))
     log = tmp_path / "reads.log"  # appended to by the worker processes too
-    real_read_path = tagging.read_path
+    real_read_path = inputs.read_path
 
     def logged_read_path(path, **kw):
         with open(log, "a", encoding="utf-8") as handle:
             handle.write(f"{path}\n")
         return real_read_path(path, **kw)
 
-    monkeypatch.setattr(tagging, "read_path", logged_read_path)
+    monkeypatch.setattr(inputs, "read_path", logged_read_path)
     outputs = {}
     for workers in (0, 1, 2, 3):
         out = tmp_path / f"out-{workers}.jsonl"
@@ -448,7 +444,7 @@ def test_segmentation_workers_write_what_the_in_process_path_writes(tmp_path, mo
 
 
 def test_segmentation_workers_setting(monkeypatch):
-    from stanceframe.tagging import segmentation_workers
+    from stanceframe.tagging.parallel import segmentation_workers
 
     monkeypatch.setenv("STANCEFRAME_SEGMENT_WORKERS", "3")
     assert segmentation_workers("document") == 3
@@ -464,7 +460,7 @@ def test_batches_predicted_side_by_side_give_the_rows_of_one_at_a_time():
     """A torch model's batches run two at a time (one torch thread each, the default on
     2+ cores): the same probabilities, bit for bit, in the same order as in turn."""
     from stanceframe.bench import untrained_finetune_bundle
-    from stanceframe.tagging import torch_threads
+    from stanceframe.tagging.parallel import torch_threads
 
     model = untrained_finetune_bundle({"stance": ["none", "restraint", "support"], "framing": ["neutral", "western"]})
     texts = [r["text"] for r in corpus_records(40, paragraphs=1, per_paragraph=3)] + ["Short.", "A bit longer one."]
@@ -487,7 +483,7 @@ def test_other_runnable_threads_sees_busy_processes():
     import subprocess
     import sys
 
-    from stanceframe.tagging import other_runnable_threads
+    from stanceframe.tagging.parallel import other_runnable_threads
 
     spin = "import time\nend = time.time() + 20\nwhile time.time() < end: pass"
     procs = [subprocess.Popen([sys.executable, "-c", spin]) for _ in range(2)]

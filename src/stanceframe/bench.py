@@ -524,6 +524,8 @@ def inference_path_f1(root: Path, n_splits: int = 5, params: dict | None = None,
 
 
 def machine_info() -> dict:
+    from stanceframe.tagging.parallel import usable_cores
+
     cpu = platform.processor() or ""
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -534,8 +536,7 @@ def machine_info() -> dict:
         pass
     info = {"cpu": cpu, "cores": os.cpu_count(), "platform": platform.platform(),
             "load_average": [round(x, 2) for x in os.getloadavg()]}
-    if hasattr(os, "sched_getaffinity"):
-        info["usable_cores"] = len(os.sched_getaffinity(0))
+    info["usable_cores"] = usable_cores()
     return info
 
 

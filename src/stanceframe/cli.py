@@ -175,7 +175,7 @@ def cmd_compare(args) -> int:
 def cmd_evaluate(args) -> int:
     from stanceframe import experiments as ex
     from stanceframe.report import format_table
-    from stanceframe.tagging import load_model
+    from stanceframe.models.loading import load_model
 
     bundle = load_model(args.model)
     args.target_field = args.target_field or bundle.target_field  # the field the model was trained with
@@ -364,7 +364,7 @@ def cmd_agreement(args) -> int:
 
 
 def _load_model(spec):
-    from stanceframe.tagging import load_model
+    from stanceframe.models.loading import load_model
 
     return load_model(spec)
 

@@ -78,30 +78,6 @@ def require_pyspark():
     return pyspark
 
 
-# --------------------------------------------------------------------------- options
-
-
-def check_spark_options(*, out, fmt: str | None, per: str, unit: str, resume: bool, batch_size: int | None,
-                        partition_by: str | None) -> None:
-    from stanceframe.tagging import UNITS
-
-    if out is None:
-        raise StanceframeError("--engine spark needs --out DIR (it writes a Parquet folder)")
-    if fmt not in (None, "parquet"):
-        raise StanceframeError(f"--engine spark writes a Parquet folder; drop --format {fmt} or use --format parquet")
-    if per != "sentence":
-        raise StanceframeError("--engine spark writes one row per sentence; use the local engine for --per article")
-    if resume:
-        raise StanceframeError("--engine spark does not --resume: its output folder is committed whole or not "
-                               "at all, so rerun the command")
-    if unit not in UNITS:
-        raise StanceframeError(f"--unit must be one of {', '.join(UNITS)}, not {unit!r}")
-    if batch_size is not None and batch_size < 1:
-        raise StanceframeError(f"--batch-size must be at least 1, not {batch_size}")
-    if partition_by is not None and not partition_by.strip():
-        raise StanceframeError("--partition-by needs a column name (e.g. date or source)")
-
-
 # --------------------------------------------------------------------------- inputs
 
 
@@ -189,8 +165,8 @@ def _partition_value(doc: Document, column: str | None):
 
 def item_rows(item: Document | Skipped, *, grp: int, file: int, index: int, unit: str, strict: bool,
               part_column: str | None) -> list[dict]:
-    """The rows of one input item, with the local ``Tagger``'s rules (``tagging.prepare_item``)."""
-    from stanceframe.tagging import prepare_item
+    """The rows of one input item, with the local ``Tagger``'s rules (``tagging.inputs.prepare_item``)."""
+    from stanceframe.tagging.inputs import prepare_item
 
     key = {"grp": grp, "file": file, "item": index}
     item, units = prepare_item(item, unit=unit, strict=strict)
@@ -228,8 +204,8 @@ def _batches(rows_iter: Iterator[dict]):
 
 def read_files(batches, *, text_field: str, id_field: str, unit: str, strict: bool, part_column: str | None):
     """mapInArrow: (file, path, named, root, doc_id) rows -> item rows, through the local reader
-    (``doc_id``: the driver's :func:`~stanceframe.tagging.file_doc_ids`, unique in the run)."""
-    from stanceframe.tagging import iter_documents
+    (``doc_id``: the driver's :func:`~stanceframe.tagging.inputs.file_doc_ids`, unique in the run)."""
+    from stanceframe.tagging.inputs import iter_documents
 
     def rows():
         for batch in batches:
@@ -284,7 +260,7 @@ def worker_bundle(name: str):
 
 def score_texts(bundle, texts: list[str], batch_size: int, columns: list[str]) -> pd.DataFrame:
     """``predict_flat`` in batches of similar length (as the local Tagger), in ``texts`` order."""
-    from stanceframe.tagging import batches_by_length
+    from stanceframe.tagging.tagger import batches_by_length
 
     out: list[dict] = [{}] * len(texts)
     for idx in batches_by_length(bundle, texts, batch_size):
@@ -453,18 +429,15 @@ def run_spark_tag(
     from functools import partial
 
     from stanceframe.models.bundle import ModelBundle
-    from stanceframe.tagging import (
-        SENTENCE_FIELDS,
-        TagSummary,
-        default_batch_size,
-        file_doc_ids,
-        load_model,
-        model_classes,
-        sentence_columns,
-    )
+    from stanceframe.models.loading import load_model, model_classes
+    from stanceframe.tagging.inputs import file_doc_ids
+    from stanceframe.tagging.options import check_options
+    from stanceframe.tagging.rows import SENTENCE_FIELDS, sentence_columns
+    from stanceframe.tagging.summary import TagSummary
+    from stanceframe.tagging.tagger import default_batch_size
 
-    check_spark_options(out=out, fmt=fmt, per=per, unit=unit, resume=resume, batch_size=batch_size,
-                        partition_by=partition_by)
+    check_options(fmt=fmt, per=per, unit=unit, out=out, resume=resume, batch_size=batch_size, engine="spark",
+                  partition_by=partition_by)
     require_pyspark()
     from pyspark.sql import functions as F
 

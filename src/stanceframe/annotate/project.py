@@ -1,5 +1,5 @@
 """The articles to label: read and segmented by the project's own reader and segmenter
-(``tagging.iter_documents`` + ``corpus.segment``), so sentence ids and spans are the ones
+(``tagging.inputs.iter_documents`` + ``corpus.segment``), so sentence ids and spans are the ones
 ``train`` and ``tag`` use. A file that cannot be read is skipped with one line naming it
 (and its line, for JSONL/CSV records), as ``tag`` does."""
 
@@ -22,7 +22,7 @@ class Project:
 
 def read_project(paths: Sequence[str], *, text_field: str = "text", id_field: str = "id") -> Project:
     """Every sentence of the articles named by ``paths`` (files, folders, globs), in order."""
-    from stanceframe.tagging import iter_documents, resolve_inputs
+    from stanceframe.tagging.inputs import iter_documents, resolve_inputs
 
     if any(str(p) == "-" for p in paths):
         raise StanceframeError("annotate reads files and folders, not standard input (-)")

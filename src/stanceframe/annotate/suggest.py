@@ -1,5 +1,5 @@
 """The model's suggestion per sentence and task (label and probability), from any model
-that ``tag`` loads (``tagging.load_model``), and the full probabilities the queue orders by."""
+that ``tag`` loads (``models.loading.load_model``), and the full probabilities the queue orders by."""
 
 from __future__ import annotations
 
