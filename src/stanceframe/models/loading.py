@@ -23,7 +23,7 @@ def load_model(spec: str | Path | None = None):
         if not (path / MANIFEST).is_file():
             raise ModelFolderError(
                 f"{path}: no default model yet; create it with "
-                "`stanceframe train --family tfidf-logreg --export models/default` "
+                "`make default-model` (or `stanceframe train --family tfidf-svm --export models/default`) "
                 "or pass --model FOLDER|runs:/...|models:/NAME@ALIAS"
             )
         return ModelBundle.load(path)
