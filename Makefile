@@ -62,7 +62,7 @@ compare: install
 	$(PY) -m stanceframe compare
 
 bench: install
-	$(PY) -m stanceframe bench --json out/bench/bench.json
+	$(PY) -m stanceframe benchmark speed --json out/bench/bench.json
 
 test: install check-system
 	$(PY) -m pytest -q

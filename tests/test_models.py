@@ -479,7 +479,9 @@ def test_word_tokens_are_what_sklearns_pattern_finds():
     import re
 
     from stanceframe.models.tfidf import SKLEARN_TOKEN_PATTERN
-    from stanceframe.models.word_ngrams import batch_tokens, is_word_char, string_hash
+    from support.word_ngrams import string_hash
+
+    from stanceframe.models.word_ngrams import batch_tokens, is_word_char
 
     word = re.compile(r"\w")
     assert all(bool(word.match(chr(i))) == is_word_char(chr(i)) for i in range(0x110000))
@@ -500,6 +502,8 @@ def test_word_tokens_are_what_sklearns_pattern_finds():
 def test_word_tokens_in_groups_and_hash_collisions_never_count_a_wrong_token(monkeypatch):
     import dataclasses
 
+    from support.word_ngrams import string_hash
+
     import stanceframe.models.word_ngrams as wn
 
     texts = ["Seoul refused lethal aid.", "Kyiv asked", "", "aid aid"] * 20
@@ -519,7 +523,7 @@ def test_word_tokens_in_groups_and_hash_collisions_never_count_a_wrong_token(mon
     rows, cols = index.lookup(whole, len(texts))
     assert sorted(zip(rows.tolist(), cols.tolist()))[:4] == [(0, 0), (0, 1), (0, 2), (3, 1)]
     # a token with a vocabulary token's hash and length but other characters is not that token
-    aid = wn.string_hash("aid")
+    aid = string_hash("aid")
     forged = dataclasses.replace(whole, hashes=np.where(whole.lengths == 3, np.uint64(aid), whole.hashes))
     forged_ids = index.token_ids(forged)
     assert all((forged_ids[i] > 0) == (w in {"seoul", "aid", "lethal"}) for i, w in enumerate(words(whole)))

@@ -459,7 +459,7 @@ def test_segmentation_workers_setting(monkeypatch):
 def test_batches_predicted_side_by_side_give_the_rows_of_one_at_a_time():
     """A torch model's batches run two at a time (one torch thread each, the default on
     2+ cores): the same probabilities, bit for bit, in the same order as in turn."""
-    from stanceframe.bench import untrained_finetune_bundle
+    from stanceframe.benchmarks.speed import untrained_finetune_bundle
     from stanceframe.tagging.parallel import torch_threads
 
     model = untrained_finetune_bundle({"stance": ["none", "restraint", "support"], "framing": ["neutral", "western"]})
@@ -502,7 +502,7 @@ def test_other_runnable_threads_sees_busy_processes():
 def test_default_batch_size_is_per_model_kind(model):
     """Torch networks get small padded batches; the linear families larger calls (same rows,
     see test_batch_size_and_window_do_not_change_predictions); an explicit size wins."""
-    from stanceframe.bench import untrained_finetune_bundle
+    from stanceframe.benchmarks.speed import untrained_finetune_bundle
     from stanceframe.tagging import DEFAULT_BATCH_SIZE, UNPADDED_BATCH_SIZE
 
     assert Tagger(model).batch_size == UNPADDED_BATCH_SIZE > DEFAULT_BATCH_SIZE
@@ -514,7 +514,7 @@ def test_default_batch_size_is_per_model_kind(model):
 def test_transformer_batches_are_sorted_by_tokens_not_characters():
     """Batches are padded to their longest input in tokens, so tag sorts a transformer
     model's inputs by token count (truncated at max_length); other families by characters."""
-    from stanceframe.bench import untrained_finetune_bundle
+    from stanceframe.benchmarks.speed import untrained_finetune_bundle
 
     model = untrained_finetune_bundle({"stance": ["none", "support"]})
     est = model.estimators["stance"]

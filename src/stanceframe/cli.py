@@ -189,8 +189,8 @@ def cmd_evaluate(args) -> int:
     return EXIT_OK
 
 
-def cmd_benchmark(args) -> int:
-    from stanceframe.benchmarks import EXPERIMENT, run_tweeteval
+def cmd_benchmark_tweeteval(args) -> int:
+    from stanceframe.benchmarks.tweeteval import EXPERIMENT, run_tweeteval
 
     tracker = _tracker(args, EXPERIMENT)
     progress = None if args.quiet else (lambda line: print(line, file=sys.stderr, flush=True))
@@ -203,7 +203,7 @@ def cmd_benchmark(args) -> int:
 
 
 def cmd_benchmark_active_learning(args) -> int:
-    from stanceframe.annotate.simulate import ALSettings, run_active_learning
+    from stanceframe.benchmarks.active_learning import ALSettings, run_active_learning
     from stanceframe.paths import corpora
 
     data = args.data or corpora(project_root())[1].labels
@@ -280,27 +280,25 @@ def cmd_inspect(args) -> int:
     return EXIT_OK
 
 
-def cmd_bench(args) -> int:
-    from stanceframe.bench import BenchSettings, run_bench, to_markdown
+def cmd_benchmark_speed(args, command_words: tuple[str, ...] = ("benchmark", "speed")) -> int:
+    from stanceframe.benchmarks.speed import run_bench
+    from stanceframe.benchmarks.speed_report import to_markdown
+    from stanceframe.benchmarks.speed_settings import BenchSettings
 
-    families = tuple(args.family) if args.family else None
-    common = {"sentences": args.sentences, "transformer_sentences": args.transformer_sentences,
-              "repeats": args.repeats, "families": families, "input": args.input or None, "model": args.model,
-              "refit": args.refit, "batch_size": args.batch_size}
-    if args.quick:
-        settings = BenchSettings.quick_settings(**common)
-    else:
-        settings = BenchSettings(**{k: v for k, v in common.items() if v is not None})
-    if args.no_rss:
-        settings.rss_sizes = ()
+    settings = BenchSettings.from_options(
+        quick=args.quick, rss=not args.no_rss, sentences=args.sentences,
+        transformer_sentences=args.transformer_sentences, repeats=args.repeats,
+        families=tuple(args.family) if args.family else None, input=args.input or None, model=args.model,
+        refit=args.refit, batch_size=args.batch_size)
     log = lambda line: print(f"bench: {line}", file=sys.stderr, flush=True)  # noqa: E731
     report = run_bench(settings, project_root(), log=log)
     if args.f1:
-        from stanceframe.bench import inference_path_f1
+        from stanceframe.benchmarks.inference_f1 import inference_path_f1
 
         report["f1"] = inference_path_f1(project_root(), log=log)
     argv = sys.argv[1:]
-    command = "stanceframe " + " ".join(argv[argv.index("bench"):] if "bench" in argv else ["bench"])
+    first = command_words[0]
+    command = "stanceframe " + " ".join(argv[argv.index(first):] if first in argv else command_words)
     report["command"] = command
     print(to_markdown(report, command))
     if args.json:
@@ -308,6 +306,16 @@ def cmd_bench(args) -> int:
         Path(args.json).write_text(json.dumps(report, indent=2) + "\n")
         print(f"bench: wrote {printable(args.json)}", file=sys.stderr)
     return EXIT_OK
+
+
+BENCH_DEPRECATED = ("stanceframe: `stanceframe bench` is deprecated and will be removed in the next release; "
+                    "use `stanceframe benchmark speed` (same options)")
+
+
+def cmd_bench(args) -> int:
+    """``stanceframe bench``: the deprecated alias of ``benchmark speed`` (removed in the next release)."""
+    print(BENCH_DEPRECATED, file=sys.stderr, flush=True)
+    return cmd_benchmark_speed(args, command_words=("bench",))
 
 
 # --------------------------------------------------------------------------- annotate / agreement
@@ -443,8 +451,14 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--json", type=Path, help="also write the metrics as JSON")
     evaluate.set_defaults(func=cmd_evaluate)
 
-    benchmark = sub.add_parser("benchmark", help="public benchmarks: train, select on validation, report the official metric")
+    benchmark = sub.add_parser("benchmark", help="benchmarks: tagging speed, TweetEval stance (public), "
+                                                   "active learning (a simulated annotator)")
     benchmark_sub = benchmark.add_subparsers(dest="benchmark", required=True)
+    speed = benchmark_sub.add_parser(
+        "speed", help="tagging speed per family vs the transformers pipeline and the forward pass; memory; fit cost "
+                      "(Markdown table)")
+    _speed_args(speed)
+    speed.set_defaults(func=cmd_benchmark_speed)
     tweeteval = benchmark_sub.add_parser(
         "tweeteval", help="TweetEval stance (SemEval-2016 Task 6): every family, target-aware",
         description="Train every family on DIR/train.jsonl with the tweets' targets, select hyperparameters on "
@@ -460,7 +474,7 @@ def build_parser() -> argparse.ArgumentParser:
     tweeteval.add_argument("--cv-folds", type=_positive_int, default=5, help="folds of the CV estimate on train")
     tweeteval.add_argument("--quiet", action="store_true", help="no progress lines")
     _tracking_args(tweeteval)
-    tweeteval.set_defaults(func=cmd_benchmark)
+    tweeteval.set_defaults(func=cmd_benchmark_tweeteval)
     al = benchmark_sub.add_parser(
         "active-learning", help="does active learning pay? a simulated annotator on the written corpus",
         description="Simulate an annotator on a labelled corpus grouped by article (default: the written corpus): "
@@ -535,27 +549,9 @@ def build_parser() -> argparse.ArgumentParser:
     inspect.add_argument("--id-field", default="id", help=argparse.SUPPRESS)
     inspect.set_defaults(func=cmd_inspect)
 
-    bench = sub.add_parser("bench", help="tagging speed per family vs the transformers pipeline and the forward pass; "
-                                         "memory; fit cost (Markdown table)")
-    bench.add_argument("--quick", action="store_true",
-                       help="under a minute: few sentences and families, 3 runs, no 1M-sentence memory run")
-    bench.add_argument("--json", type=Path, help="also write the figures as JSON")
-    bench.add_argument("--sentences", type=_positive_int, help="sentences of the synthetic corpus (default: 20000)")
-    bench.add_argument("--transformer-sentences", type=_positive_int,
-                       help="its first sentences that transformer families, the pipeline and the ceiling run on "
-                            "(default: 2000)")
-    bench.add_argument("--input", nargs="+", metavar="PATH", help="benchmark on these files instead of synthetic text")
-    bench.add_argument("--family", action="append", help="only these families (repeatable); \"default\" times the shipped models/default/")
-    bench.add_argument("--model", help="a fine-tuned minilm-finetune model folder for the pipeline and the ceiling "
-                                       "(default: fit one on the seed set, cached in out/bench/models/)")
-    bench.add_argument("--repeats", type=_positive_int, help="timed runs per measurement (median; default 3)")
-    bench.add_argument("--batch-size", type=_positive_int,
-                       help="tag's --batch-size (default: tag's own, 64 for transformer models, 1024 for the others)")
-    bench.add_argument("--refit", action="store_true", help="fit the transformer families again instead of the cache")
-    bench.add_argument("--no-rss", action="store_true", help="skip the peak-memory runs")
-    bench.add_argument("--f1", action="store_true",
-                       help="also cross-validate minilm-finetune on the seed set and compare macro-F1 of tag's "
-                            "inference path with the transformers pipeline's (fits 10 models: slow)")
+    bench = sub.add_parser("bench", help="deprecated alias of `benchmark speed` (same options; removed in the next "
+                                         "release)")
+    _speed_args(bench)
     bench.set_defaults(func=cmd_bench)
 
     annotate = sub.add_parser(
@@ -615,6 +611,29 @@ def _data_args(p, data_help: str) -> None:
                    help="records' target field: target-aware stance (every family conditions on it)")
     p.add_argument("--schema", type=Path,
                    help="TOML schema naming tasks and labels (default with --data: each task's labels from the data)")
+
+
+def _speed_args(p) -> None:
+    """The options of ``benchmark speed`` (and of its deprecated alias ``bench``)."""
+    p.add_argument("--quick", action="store_true",
+                   help="under a minute: few sentences and families, 3 runs, no 1M-sentence memory run")
+    p.add_argument("--json", type=Path, help="also write the figures as JSON")
+    p.add_argument("--sentences", type=_positive_int, help="sentences of the synthetic corpus (default: 20000)")
+    p.add_argument("--transformer-sentences", type=_positive_int,
+                   help="its first sentences that transformer families, the pipeline and the ceiling run on "
+                        "(default: 2000)")
+    p.add_argument("--input", nargs="+", metavar="PATH", help="benchmark on these files instead of synthetic text")
+    p.add_argument("--family", action="append", help="only these families (repeatable); \"default\" times the shipped models/default/")
+    p.add_argument("--model", help="a fine-tuned minilm-finetune model folder for the pipeline and the ceiling "
+                                   "(default: fit one on the seed set, cached in out/bench/models/)")
+    p.add_argument("--repeats", type=_positive_int, help="timed runs per measurement (median; default 3)")
+    p.add_argument("--batch-size", type=_positive_int,
+                   help="tag's --batch-size (default: tag's own, 64 for transformer models, 1024 for the others)")
+    p.add_argument("--refit", action="store_true", help="fit the transformer families again instead of the cache")
+    p.add_argument("--no-rss", action="store_true", help="skip the peak-memory runs")
+    p.add_argument("--f1", action="store_true",
+                   help="also cross-validate minilm-finetune on the seed set and compare macro-F1 of tag's "
+                        "inference path with the transformers pipeline's (fits 10 models: slow)")
 
 
 def _tracking_args(p) -> None:

@@ -475,7 +475,7 @@ def _build_one(corpus: Corpus, schema: Schema | None) -> _Built:
             origin[doc.doc_id] = f
             sentences.extend(segment(doc))
     labelled = load_labelled(corpus.labels, schema=schema) if corpus.labels.exists() else None
-    _write_sentences(corpus.sentences, sentences)  # after the labels file proved readable
+    write_jsonl(corpus.sentences, (s.to_dict() for s in sentences))  # after the labels file proved readable
     if corpus.catalog is not None:
         check_catalog(corpus.catalog, origin)
     by_id = {e.id: e for e in labelled.examples} if labelled else {}
@@ -496,13 +496,15 @@ def _build_one(corpus: Corpus, schema: Schema | None) -> _Built:
     return _Built(corpus, sentences, origin, report)
 
 
-def _write_sentences(path: Path, sentences) -> None:
+def write_jsonl(path: Path, records) -> Path:
+    """``records`` (dicts) as a JSONL file, one a line, written beside it and renamed into place."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp = path.with_name(path.name + ".tmp")
     with open(tmp, "w", encoding="utf-8") as fh:
-        for s in sentences:
-            fh.write(json.dumps(s.to_dict(), ensure_ascii=False) + "\n")
+        for record in records:
+            fh.write(json.dumps(record, ensure_ascii=False) + "\n")
     tmp.replace(path)
+    return path
 
 
 def load_catalog(path: str | Path) -> dict[str, dict]:

@@ -25,6 +25,7 @@ from stanceframe.evaluate import (
     pick_best,
     task_metrics,
 )
+from stanceframe.markdown import markdown_table
 from stanceframe.models import FAMILIES, family_class
 from stanceframe.models.bundle import ModelBundle
 from stanceframe.paths import project_root
@@ -514,30 +515,29 @@ def leaderboard_markdown(rows: list[dict], config: ExperimentConfig | None = Non
                          f"{', '.join(config.realtext)}, scored on their sentences.")
         lines.append("")
     has_real = any("realtext_macro_f1" in r for r in rows)
-    real_head = " real-text macro-F1 | real-text per-class F1 |" if has_real else ""
-    lines.append(f"| family | task | CV macro-F1 (mean ± std) | CV per-class F1 |{real_head} accuracy | ECE | fit s | "
-                 f"sentences/s |")
-    lines.append("|---|---|---|---|" + ("---|---|" if has_real else "") + "---|---|---|---|")
-    for r in rows:
-        per_class = ", ".join(f"{k} {v:.2f}" for k, v in r["per_class_f1"].items())
-        real = ""
-        if has_real:
-            rp = ", ".join(f"{k} {v:.2f}" for k, v in r.get("realtext_per_class_f1", {}).items())
-            real = f" {r['realtext_macro_f1']:.3f} | {rp} |" if "realtext_macro_f1" in r else " | |"
-        lines.append(f"| {r['family']} | {r['task']} | {r['macro_f1']:.3f} ± {r['macro_f1_std']:.3f} | {per_class} |{real} "
-                     f"{r['accuracy']:.3f} | {r['ece']:.3f} | {r['fit_seconds']:.2f} | {r['sentences_per_s']:,.0f} |")
+    headers = ["family", "task", "CV macro-F1 (mean ± std)", "CV per-class F1"]
+    headers += ["real-text macro-F1", "real-text per-class F1"] if has_real else []
+    headers += ["accuracy", "ECE", "fit s", "sentences/s"]
+    lines.append(markdown_table(headers, [_leaderboard_row(r, has_real) for r in rows]))
     if best:
         rule = f"{config.promote_rule} over {' + '.join(config.promote_protocols)}" if config else "rule"
         lines.append(f"\nBest family ({rule}): **{best}**")
     return "\n".join(lines) + "\n"
 
 
+def _leaderboard_row(r: dict, has_real: bool) -> list[str]:
+    row = [r["family"], r["task"], f"{r['macro_f1']:.3f} ± {r['macro_f1_std']:.3f}",
+           ", ".join(f"{k} {v:.2f}" for k, v in r["per_class_f1"].items())]
+    if has_real:
+        rp = ", ".join(f"{k} {v:.2f}" for k, v in r.get("realtext_per_class_f1", {}).items())
+        row += [f"{r['realtext_macro_f1']:.3f}", rp] if "realtext_macro_f1" in r else [None, None]
+    return row + [f"{r['accuracy']:.3f}", f"{r['ece']:.3f}", f"{r['fit_seconds']:.2f}", f"{r['sentences_per_s']:,.0f}"]
+
+
 def per_class_markdown(summary: dict) -> str:
-    lines = ["| label | precision | recall | F1 |", "|---|---|---|---|"]
-    for label, v in summary["per_class"].items():
-        lines.append(f"| {label} | {v['precision']['mean']:.3f} ± {v['precision']['std']:.3f} | "
-                     f"{v['recall']['mean']:.3f} ± {v['recall']['std']:.3f} | {v['f1']['mean']:.3f} ± {v['f1']['std']:.3f} |")
-    return "\n".join(lines) + "\n"
+    rows = [[label, *(f"{v[m]['mean']:.3f} ± {v[m]['std']:.3f}" for m in ("precision", "recall", "f1"))]
+            for label, v in summary["per_class"].items()]
+    return markdown_table(["label", "precision", "recall", "F1"], rows) + "\n"
 
 
 def metrics_table_rows(metrics: dict[str, dict]) -> list[list]:

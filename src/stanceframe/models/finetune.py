@@ -277,7 +277,7 @@ class MiniLMFineTuneClassifier(TextClassifier):
 
     def forward_logits(self, batch: dict):
         """The network's logits for one tokenized, padded batch: the forward pass
-        ``predict_proba`` runs (``stanceframe bench`` times it alone as the ceiling)."""
+        ``predict_proba`` runs (``stanceframe benchmark speed`` times it alone as the ceiling)."""
         import torch
 
         with torch.inference_mode():

@@ -65,12 +65,6 @@ def run_hashes(codes: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> np
     return (prefix[starts + lengths] - prefix[starts]) * inverse[starts]
 
 
-def string_hash(text: str) -> int:
-    """The hash :func:`batch_tokens` gives a token equal to ``text``."""
-    codes = code_points(text)
-    return int(run_hashes(codes, np.zeros(1, dtype=np.int64), np.array([len(codes)], dtype=np.int64))[0])
-
-
 @dataclass
 class BatchTokens:
     """The word tokens of a batch of texts, in order: token i is

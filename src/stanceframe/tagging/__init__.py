@@ -41,10 +41,8 @@ One job a module:
 Loading a model (:func:`load_model`) is :mod:`stanceframe.models.loading`'s job.
 """
 
-from stanceframe.models.loading import load_model
-from stanceframe.tagging.inputs import iter_documents, read_article, resolve_inputs, units_of
+from stanceframe.tagging.inputs import iter_documents, read_article, resolve_inputs
 from stanceframe.tagging.options import FORMATS, PER, UNITS
-from stanceframe.tagging.parallel import torch_threads
 from stanceframe.tagging.rows import SENTENCE_FIELDS
 from stanceframe.tagging.run import run_tag
 from stanceframe.tagging.summary import TagSummary
@@ -53,10 +51,8 @@ from stanceframe.tagging.tagger import (
     UNPADDED_BATCH_SIZE,
     ArticleTags,
     Tagger,
-    default_batch_size,
     tag_article,
 )
 
 __all__ = ["DEFAULT_BATCH_SIZE", "FORMATS", "PER", "SENTENCE_FIELDS", "UNITS", "UNPADDED_BATCH_SIZE", "ArticleTags",
-           "TagSummary", "Tagger", "default_batch_size", "iter_documents", "load_model", "read_article",
-           "resolve_inputs", "run_tag", "tag_article", "torch_threads", "units_of"]
+           "TagSummary", "Tagger", "iter_documents", "read_article", "resolve_inputs", "run_tag", "tag_article"]

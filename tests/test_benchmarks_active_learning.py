@@ -6,7 +6,7 @@ import json
 
 from tagging_support import REPO, run_cli
 
-from stanceframe.annotate.simulate import ALSettings, labels_needed, run_active_learning, split_by_article
+from stanceframe.benchmarks.active_learning import ALSettings, labels_needed, run_active_learning, split_by_article
 
 
 def test_split_keeps_each_article_on_one_side():

@@ -1,4 +1,4 @@
-"""Public benchmarks: ``stanceframe benchmark tweeteval --data DIR``.
+"""A public benchmark: ``stanceframe benchmark tweeteval --data DIR``.
 
 TweetEval stance (SemEval-2016 Task 6; train and validation splits in ``DIR``, one JSON
 object a line ``{"id", "target", "text", "stance"}``). Every family is trained on train
@@ -29,6 +29,7 @@ from stanceframe.dataset import LabelledSet, load_labelled
 from stanceframe.errors import DataFileError, StanceframeError
 from stanceframe.evaluate import official_stance_score
 from stanceframe.experiments import build_estimator
+from stanceframe.markdown import markdown_table
 from stanceframe.models import FAMILIES
 from stanceframe.models.bundle import ModelBundle
 
@@ -394,6 +395,10 @@ def _pct(value: float | None) -> str:
     return "–" if value is None else f"{100 * value:.1f}"
 
 
+TARGET_MODE_COLUMNS = {"cross": "cross (features × target)", "per-target": "per-target models", "pair": "pair",
+                       "none": "none"}
+
+
 def benchmark_markdown(results: dict[str, FamilyResult], published: dict[str, float], best_family: str,
                        seconds: float, n_train: int, n_val: int, cv_folds: int = 5,
                        cpu_seconds: float | None = None) -> str:
@@ -402,42 +407,46 @@ def benchmark_markdown(results: dict[str, FamilyResult], published: dict[str, fl
         f"×100. Ours: trained on train ({n_train} tweets) with the tweets' targets, hyperparameters selected on "
         f"validation ({n_val} tweets). Published: the TweetEval leaderboard, **test** split (not available here).",
         "",
-        f"| model | config (selected on val) | val (selected) | val (family defaults) | train {cv_folds}-fold CV | "
-        "F1 against / favor / none (val) | fit s | published test |",
-        "|---|---|---|---|---|---|---|---|",
+        markdown_table(["model", "config (selected on val)", "val (selected)", "val (family defaults)",
+                        f"train {cv_folds}-fold CV", "F1 against / favor / none (val)", "fit s", "published test"],
+                       _leaderboard_rows(results, published, best_family)),
     ]
-    rows = []
-    for family, r in results.items():
-        cv = f"{_pct(r.cv['mean'])} ± {_pct(r.cv['std'])}" if r.cv else "–"
-        f1 = " / ".join(_pct(r.best.f1.get(k)) for k in ("against", "favor", "none"))
-        name = f"stanceframe {family}" + (" **(best)**" if family == best_family else "")
-        rows.append((r.best.official, f"| {name} | {_short(r.best.params)} | {_pct(r.best.official)} | "
-                                      f"{_pct(r.default_val)} | {cv} | {f1} | {r.best.fit_seconds:.0f} | |"))
-    for model, score in published.items():
-        rows.append((score / 100, f"| {model} (published) | | | | | | | {score:.1f} |"))
-    lines += [row for _, row in sorted(rows, key=lambda x: -x[0])]
     modes = {f: r for f, r in results.items() if r.target_modes}
     if modes:
         lines += ["", f"Target conditioning at each family's selected config (val / train {cv_folds}-fold CV):", "",
-                  "| family | " + " | ".join(["cross (features × target)", "per-target models", "pair", "none"]) + " |",
-                  "|---|---|---|---|---|"]
-        for family, r in modes.items():
-            cells = []
-            for mode in ("cross", "per-target", "pair", "none"):
-                entry = r.target_modes.get(mode)
-                if not entry:
-                    cells.append("–")
-                    continue
-                cv = f" / {_pct(entry['cv']['mean'])}" if entry.get("cv") else ""
-                mark = " (default)" if mode == r.default_mode else ""
-                cells.append(f"{_pct(entry['val'])}{cv}{mark}")
-            lines.append(f"| {family} | " + " | ".join(cells) + " |")
+                  markdown_table(["family", *TARGET_MODE_COLUMNS.values()],
+                                 [[family, *(_mode_cell(r, mode) for mode in TARGET_MODE_COLUMNS)]
+                                  for family, r in modes.items()])]
     lines += ["", f"Validation has {n_val} tweets: one tweet moves the score by roughly 0.3-0.5 points, and picking "
                   f"the best of a grid on it flatters the selected number; the train CV column is the less "
                   f"optimistic estimate. fit s: one fit of the selected configuration on train, from scratch "
                   f"(frozen-encoder embeddings included; the ensemble: its members' fits). Whole command: {seconds / 60:.1f} min wall clock"
                   + (f", {cpu_seconds / 60:.1f} min of CPU time" if cpu_seconds is not None else "") + "."]
     return "\n".join(lines) + "\n"
+
+
+def _leaderboard_rows(results: dict[str, FamilyResult], published: dict[str, float], best_family: str) -> list[list]:
+    """Our families and the published results, best official score first."""
+    scored = []
+    for family, r in results.items():
+        cv = f"{_pct(r.cv['mean'])} ± {_pct(r.cv['std'])}" if r.cv else "–"
+        f1 = " / ".join(_pct(r.best.f1.get(k)) for k in ("against", "favor", "none"))
+        name = f"stanceframe {family}" + (" **(best)**" if family == best_family else "")
+        scored.append((r.best.official, [name, _short(r.best.params), _pct(r.best.official), _pct(r.default_val), cv,
+                                         f1, f"{r.best.fit_seconds:.0f}", None]))
+    for model, score in published.items():
+        scored.append((score / 100, [f"{model} (published)", *[None] * 6, f"{score:.1f}"]))
+    return [row for _, row in sorted(scored, key=lambda x: -x[0])]
+
+
+def _mode_cell(result: FamilyResult, mode: str) -> str:
+    """A target mode's validation score (and train CV), ``(default)`` for the family's own."""
+    entry = result.target_modes.get(mode)
+    if not entry:
+        return "–"
+    cv = f" / {_pct(entry['cv']['mean'])}" if entry.get("cv") else ""
+    mark = " (default)" if mode == result.default_mode else ""
+    return f"{_pct(entry['val'])}{cv}{mark}"
 
 
 def benchmark_json(results, published, best_family, seconds, n_train, n_val) -> dict:

@@ -1,4 +1,5 @@
-"""Does active learning pay? A simulated annotator on a labelled corpus.
+"""``stanceframe benchmark active-learning``: does active learning pay? A simulated annotator
+on a labelled corpus.
 
 For each seed the articles are split into a pool (75 %) and held-out articles (25 %), so no
 article is on both sides. A strategy picks batches of ``batch`` sentences from the pool (the
@@ -28,6 +29,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from stanceframe.annotate.queue import clusters, margins, ranking
+from stanceframe.markdown import markdown_table
 
 STRATEGIES = ("random", "article", "uncertain", "diverse")
 
@@ -120,6 +122,7 @@ def simulate(texts: Sequence[str], gold: dict[str, Sequence[str]], docs: Sequenc
             rng.shuffle(shuffled)
             chosen: list[int] = []  # positions in the pool
             scores = {t: [] for t in tasks}
+            last_pool_proba: dict[str, np.ndarray] = {}  # the pool's probabilities under the latest model
             for n in sizes:
                 taken = set(chosen)
                 remaining = [i for i in range(len(pool)) if i not in taken]
@@ -179,28 +182,36 @@ def to_markdown(result: ALResult, sentences: int, articles: int) -> str:
     s = result.settings
     tasks = list(result.full_pool)
     pct = int(round(s.target * 100))
+    headers = ["strategy"]
+    for t in tasks:
+        headers += [f"{t} F1 @100", f"{t} F1 @{s.max_labels}", f"{t}: labels to {pct} % of full pool",
+                    f"{t}: labels to random's F1 @{s.max_labels}"]
     lines = [f"Simulated annotator on {sentences} sentences of {articles} articles: pool / held-out split by article "
              f"({int(s.held_out * 100)} % held out), seeds {', '.join(map(str, s.seeds))}; batches of {s.batch} up "
              f"to {s.max_labels}; tfidf-logreg refitted after each batch; macro-F1 on the held-out articles, mean "
              f"over seeds. Pool {np.mean(result.pool_sizes):.0f} sentences on average.", "",
-             "| strategy | " + " | ".join(f"{t} F1 @100 | {t} F1 @{s.max_labels} | {t}: labels to {pct} % of full pool | "
-                                         f"{t}: labels to random's F1 @{s.max_labels}" for t in tasks) + " |",
-             "|---|" + "---|---|---|---|" * len(tasks)]
-    at100 = result.sizes.index(100) if 100 in result.sizes else 0
-    for strategy in s.strategies:
-        cells = []
-        for t in tasks:
-            curve = result.mean_curve(strategy, t)
-            need = result.needed[strategy][t]
-            match = (labels_needed(result.sizes, curve, float(result.mean_curve("random", t)[-1]))
-                     if "random" in s.strategies else None)
-            cells += [f"{curve[at100]:.3f}", f"{curve[-1]:.3f}", str(need) if need else f"not within {s.max_labels}",
-                      str(match) if match else f"not within {s.max_labels}"]
-        lines.append(f"| {strategy} | " + " | ".join(cells) + " |")
+             markdown_table(headers, [[strategy, *_strategy_cells(result, strategy, tasks)]
+                                      for strategy in s.strategies])]
     lines += ["", "Full pool (the ceiling): " + ", ".join(
         f"{t} {np.mean(result.full_pool[t]):.3f} (95 % = {s.target * np.mean(result.full_pool[t]):.3f})"
         for t in tasks), ""]
     return "\n".join(lines)
+
+
+def _strategy_cells(result: ALResult, strategy: str, tasks: Sequence[str]) -> list[str]:
+    """Per task: F1 at 100 labels and at the end, the labels to the target share of the full
+    pool and the labels to random's final F1."""
+    s = result.settings
+    at100 = result.sizes.index(100) if 100 in result.sizes else 0
+    cells = []
+    for t in tasks:
+        curve = result.mean_curve(strategy, t)
+        need = result.needed[strategy][t]
+        match = (labels_needed(result.sizes, curve, float(result.mean_curve("random", t)[-1]))
+                 if "random" in s.strategies else None)
+        cells += [f"{curve[at100]:.3f}", f"{curve[-1]:.3f}", str(need) if need else f"not within {s.max_labels}",
+                  str(match) if match else f"not within {s.max_labels}"]
+    return cells
 
 
 def chart(result: ALResult, path: Path) -> Path:

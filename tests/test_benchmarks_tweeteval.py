@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from stanceframe import cli
-from stanceframe.benchmarks import published_results, score_predictions
+from stanceframe.benchmarks.tweeteval import published_results, score_predictions
 from stanceframe.models.bundle import ModelBundle
 
 TARGETS = ["abortion", "atheism", "climate", "feminist", "hillary"]

@@ -1,17 +1,26 @@
-"""bench: `stanceframe bench --quick` runs end to end and writes the documented JSON keys.
-Never a speed assertion: the figures depend on the machine and its load."""
+"""The speed benchmark: `stanceframe benchmark speed --quick` runs end to end and writes the
+documented JSON keys; `stanceframe bench`, its deprecated alias, takes the same options and
+says it is deprecated; the memory wrapper measures its child alone. Never a speed
+assertion: the figures depend on the machine and its load."""
 
 from __future__ import annotations
 
 import json
 import math
+import subprocess
+import sys
 
 from tagging_support import run_cli
 
+from stanceframe import cli
 
-def test_bench_quick_writes_the_documented_json(project):
+BENCH_ALIAS_LINE = ("stanceframe: `stanceframe bench` is deprecated and will be removed in the next release; "
+                    "use `stanceframe benchmark speed` (same options)")
+
+
+def test_benchmark_speed_quick_writes_the_documented_json(project):
     out = project / "out" / "bench.json"
-    done = run_cli("bench", "--quick", "--json", out, cwd=project, timeout=900)
+    done = run_cli("benchmark", "speed", "--quick", "--json", out, cwd=project, timeout=900)
     assert done.returncode == 0, done.stderr.decode()[-3000:]
     report = json.loads(out.read_text())
 
@@ -32,6 +41,9 @@ def test_bench_quick_writes_the_documented_json(project):
     assert {"torch", "transformers", "stanceframe"} <= set(report["versions"])
 
     table = done.stdout.decode()
+    assert table.startswith(f"Command: `stanceframe benchmark speed --quick --json {out}`")
+    assert report["command"] == f"stanceframe benchmark speed --quick --json {out}"
+    assert "deprecated" not in done.stderr.decode()
     assert "| measurement |" in table and "ratio_vs_pipeline" in table and "peak RSS" in table
     assert report["targets"] == {} and "Targets: not judged on a --quick run" in table  # too small to judge
     assert (project / "out" / "bench" / "models" / "tfidf-logreg" / "manifest.json").is_file()
@@ -42,7 +54,8 @@ def test_tag_path_proba_is_what_tag_writes(tmp_path):
     ones a real `tag` run writes for the same sentences (record unit: one sentence each)."""
     import numpy as np
 
-    from stanceframe.bench import tag_path_proba, untrained_finetune_bundle
+    from stanceframe.benchmarks.inference_f1 import tag_path_proba
+    from stanceframe.benchmarks.speed import untrained_finetune_bundle
     from stanceframe.models.bundle import ModelBundle
     from stanceframe.tagging import run_tag
 
@@ -61,7 +74,7 @@ def test_tag_path_proba_is_what_tag_writes(tmp_path):
 
 
 def test_targets_are_judged_against_the_issue_thresholds():
-    from stanceframe.bench import targets_met
+    from stanceframe.benchmarks.speed import targets_met
 
     report = {"ratio_vs_pipeline": 1.6, "ratio_vs_raw": 0.84, "rss_growth": 0.05,
               "sentences_per_s": {"tfidf-logreg": 15_000.0, "tfidf-svm": 14_999.0, "lexicon": 10.0}}
@@ -71,7 +84,8 @@ def test_targets_are_judged_against_the_issue_thresholds():
 
 
 def test_bench_family_default_times_the_shipped_model_folder(project, model_dir):
-    """`--family default` times the committed models/default/ as tag uses it (no fit)."""
+    """`--family default` times the committed models/default/ as tag uses it (no fit). Run
+    through the deprecated `bench` alias: the same run and table, one line more on stderr."""
     import shutil
 
     shutil.copytree(model_dir, project / "models" / "default")
@@ -84,3 +98,44 @@ def test_bench_family_default_times_the_shipped_model_folder(project, model_dir)
     assert report["sentences_per_s"]["default"] > 0
     assert report["fit_seconds"]["default"] == {}
     assert "the shipped model in" in done.stderr.decode()
+    assert done.stderr.decode().splitlines()[0] == BENCH_ALIAS_LINE
+    assert done.stdout.decode().startswith("Command: `stanceframe bench --family default --sentences 300")
+
+
+def test_bench_alias_takes_every_option_of_benchmark_speed(capsys):
+    """`bench` parses every option as `benchmark speed` does and runs the same handler after
+    its one deprecation line (an unknown family: the run stops before any work)."""
+    options = ["--quick", "--json", "x.json", "--sentences", "10", "--transformer-sentences", "5", "--input", "a",
+               "b", "--family", "lexicon", "--family", "default", "--model", "m", "--repeats", "2",
+               "--batch-size", "8", "--refit", "--no-rss", "--f1"]
+    parser = cli.build_parser()
+    alias = vars(parser.parse_args(["bench", *options]))
+    speed = vars(parser.parse_args(["benchmark", "speed", *options]))
+    assert alias.pop("func") is cli.cmd_bench and speed.pop("func") is cli.cmd_benchmark_speed
+    assert (alias.pop("command"), speed.pop("command"), speed.pop("benchmark")) == ("bench", "benchmark", "speed")
+    assert alias == speed and alias["family"] == ["lexicon", "default"] and alias["no_rss"] and alias["f1"]
+
+    assert cli.main(["bench", "--family", "no-such-family", "--no-rss"]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert err[0] == BENCH_ALIAS_LINE == cli.BENCH_DEPRECATED
+    assert len(err) == 2 and err[1].startswith("stanceframe: error: bench: unknown families ['no-such-family']")
+    assert cli.main(["benchmark", "speed", "--family", "no-such-family", "--no-rss"]) == 2
+    assert capsys.readouterr().err.splitlines() == err[1:]
+
+
+def test_memory_wrapper_measures_its_child_alone():
+    """`python -m stanceframe.benchmarks.memory CMD...` reports the child's own peak (not the
+    wrapper's: it imports only the standard library) and exits with the child's status."""
+    from stanceframe.benchmarks.memory import REPORT_RE
+
+    def measured(code: str) -> tuple[int, int, int]:
+        done = subprocess.run([sys.executable, "-m", "stanceframe.benchmarks.memory", sys.executable, "-c", code],
+                              capture_output=True, timeout=60)
+        found = REPORT_RE.search(done.stderr.decode())
+        assert found, done.stderr.decode()[-2000:]
+        return done.returncode, int(found.group(1)) // 1024, int(found.group(2)) // 1024
+
+    code, small_mb, _ = measured("import sys; sys.exit(3)")
+    assert code == 3 and small_mb < 60  # a bare interpreter: the wrapper's own imports are not counted
+    code, big_mb, pss_mb = measured("import time; block = b'x' * (120 * 2**20); time.sleep(0.5)")
+    assert code == 0 and big_mb >= small_mb + 100 and pss_mb >= 100
