@@ -35,8 +35,25 @@ def test_load_model_errors_are_one_line_user_errors(tmp_path, monkeypatch):
         load_model(str(tmp_path / "missing"))
     monkeypatch.chdir(tmp_path)
     (tmp_path / "data").mkdir()  # makes tmp_path the project root, without models/default
-    with pytest.raises(ModelFolderError, match="stanceframe train --family tfidf-logreg --export models/default"):
+    monkeypatch.setattr("stanceframe.paths.checkout_root", lambda: None)  # ...and no checkout,
+    monkeypatch.setattr("stanceframe.paths.SHIPPED", tmp_path / "shipped")  # nor a shipped default
+    with pytest.raises(ModelFolderError, match="no default model yet; create it with `make default-model`"):
         load_model(None)
+
+
+def test_without_a_default_of_its_own_a_project_gets_the_shipped_one(tmp_path, monkeypatch):
+    """A project folder (data/ but no models/default) falls back to the checkout's default model
+    and, in an installed package, to the copy it ships: never required in the project."""
+    from stanceframe.paths import checkout_root, default_model_dir
+
+    (tmp_path / "data").mkdir()
+    monkeypatch.chdir(tmp_path)
+    assert default_model_dir() == checkout_root() / "models" / "default"
+    monkeypatch.setattr("stanceframe.paths.checkout_root", lambda: None)
+    shipped = tmp_path / "site" / "shipped"
+    (shipped / "default-model").mkdir(parents=True)
+    monkeypatch.setattr("stanceframe.paths.SHIPPED", shipped)
+    assert default_model_dir() == shipped / "default-model"
 
 
 def test_default_model_is_models_default_of_the_project(tmp_path, monkeypatch, model_dir):
