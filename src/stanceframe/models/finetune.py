@@ -23,7 +23,8 @@ from typing import Sequence
 import numpy as np
 
 from stanceframe.errors import ModelFolderError
-from stanceframe.models.base import TextClassifier, split_inputs
+from stanceframe.models.base import TextClassifier
+from stanceframe.models.inputs import split_inputs
 from stanceframe.models.encoder import (
     DEFAULT_ENCODER,
     downloads_allowed,
