@@ -111,7 +111,7 @@ class NgramTfidf:
         equal for a bundle's tasks fitted on the same sentences."""
         if self._key is None:
             vocab = hashlib.sha256(json.dumps(self.vocabulary, sort_keys=True, ensure_ascii=False,
-                                              default=int).encode()).hexdigest()
+                                              default=int).encode("utf-8", "surrogatepass")).hexdigest()
             idf = hashlib.sha256(np.ascontiguousarray(self.idf, dtype=np.float64).tobytes()).hexdigest()
             self._key = (self.analyzer, self.ngram_range, bool(self.sublinear_tf), vocab, idf)
         return self._key
