@@ -24,6 +24,8 @@ import numpy as np
 
 from stanceframe.models.word_ngrams import code_points, text_groups
 
+_DIGIT_TABLE_SIZE = 0x3000  # code points below this get their digit from a table, the others by binary search
+_DENSE_KEYS = 1 << 21  # n-gram numbers below this are looked up in a table of columns, not by binary search
 _SPACE_TABLE_SIZE = 0x3001  # every whitespace code point is below this (U+3000 is the last)
 _SPACE_TABLE = np.fromiter((chr(i).isspace() for i in range(_SPACE_TABLE_SIZE)), dtype=bool, count=_SPACE_TABLE_SIZE)
 
@@ -78,8 +80,11 @@ class CharNgramIndex:
         self.fits = self.base ** max(1, self.max_n, self.longest) < 2**63
         if not self.fits:
             return
+        self.digit_table = np.zeros(_DIGIT_TABLE_SIZE, dtype=np.int64)
+        common = self.alphabet < _DIGIT_TABLE_SIZE
+        self.digit_table[self.alphabet[common]] = np.flatnonzero(common) + 1
         self.space_digit = self._digits(np.array([ord(" ")], dtype=np.uint32))[0]
-        self.keys, self.cols = {}, {}
+        self.keys, self.cols, self.tables = {}, {}, {}
         by_length: dict[int, list[str]] = {}
         for term in terms:
             by_length.setdefault(len(term), []).append(term)
@@ -91,13 +96,20 @@ class CharNgramIndex:
             order = np.argsort(numbers, kind="stable")
             self.keys[n] = numbers[order]
             self.cols[n] = np.fromiter((vocabulary[t] for t in group), dtype=np.int64, count=len(group))[order]
+            if self.base ** n <= _DENSE_KEYS:  # every number of n digits indexes a table (-1: no column)
+                self.tables[n] = np.full(self.base ** n, -1, dtype=np.int64)
+                self.tables[n][self.keys[n]] = self.cols[n]
 
     def _digits(self, codes: np.ndarray) -> np.ndarray:
         """Each code point's digit: 1 + its place in the alphabet, 0 when it is in no term."""
-        if not len(self.alphabet):
-            return np.zeros(len(codes), dtype=np.int64)
-        at = np.minimum(np.searchsorted(self.alphabet, codes), len(self.alphabet) - 1)
-        return np.where(self.alphabet[at] == codes, at + 1, 0).astype(np.int64)
+        digits = self.digit_table[np.minimum(codes, _DIGIT_TABLE_SIZE - 1)]
+        rare = np.flatnonzero(codes >= _DIGIT_TABLE_SIZE)
+        if len(rare):
+            digits[rare] = 0
+            if len(self.alphabet):
+                at = np.minimum(np.searchsorted(self.alphabet, codes[rare]), len(self.alphabet) - 1)
+                digits[rare] = np.where(self.alphabet[at] == codes[rare], at + 1, 0)
+        return digits
 
     def lookup(self, words: BatchWords) -> tuple[np.ndarray, np.ndarray]:
         """(row, column) of every vocabulary n-gram of the batch's words; a repeated n-gram
@@ -119,10 +131,14 @@ class CharNgramIndex:
             first = np.cumsum(counts) - counts
             positions = np.repeat(padded_starts - first, counts) + np.arange(int(first[-1] + counts[-1]))
             grams = number[positions]
-            at = np.minimum(np.searchsorted(keys, grams), len(keys) - 1)
-            hit = keys[at] == grams
+            if n in self.tables:
+                found = self.tables[n][grams]
+            else:
+                at = np.minimum(np.searchsorted(keys, grams), len(keys) - 1)
+                found = np.where(keys[at] == grams, self.cols[n][at], -1)
+            hit = found >= 0
             rows_out.append(np.repeat(words.rows, counts)[hit])
-            cols_out.append(self.cols[n][at[hit]])
+            cols_out.append(found[hit])
         return np.concatenate(rows_out), np.concatenate(cols_out)
 
 
