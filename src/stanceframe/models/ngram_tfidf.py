@@ -38,13 +38,16 @@ _LAST_BATCH = threading.local()  # the last batch's texts, tokens and matrices, 
 class NgramTfidf:
     """``analyzer`` ("word" or "char_wb"), ``ngram_range``, ``vocabulary`` (n-gram ->
     column), ``idf`` (per column) and ``sublinear_tf``: what a fitted TfidfVectorizer's
-    ``transform`` needs (its ``norm`` is always "l2" here)."""
+    ``transform`` needs (its ``norm`` is always "l2" here). ``vocabulary_digest``: the
+    SHA-256 of the vocabulary as a model folder stores it (:func:`vocabulary_json`), when
+    known (computed on first use otherwise)."""
 
     analyzer: str
     ngram_range: tuple[int, int]
     vocabulary: dict[str, int]
     idf: np.ndarray
     sublinear_tf: bool
+    vocabulary_digest: str | None = None
     _index: object = field(default=None, init=False, repr=False, compare=False)
     _key: tuple | None = field(default=None, init=False, repr=False, compare=False)
 
@@ -110,14 +113,20 @@ class NgramTfidf:
         """What :meth:`transform`'s output depends on besides the texts (computed once):
         equal for a bundle's tasks fitted on the same sentences."""
         if self._key is None:
-            vocab = hashlib.sha256(json.dumps(self.vocabulary, sort_keys=True, ensure_ascii=False,
-                                              default=int).encode("utf-8", "surrogatepass")).hexdigest()
+            if self.vocabulary_digest is None:
+                self.vocabulary_digest = hashlib.sha256(vocabulary_json(self.vocabulary).encode("utf-8", "surrogatepass")
+                                                        ).hexdigest()
             idf = hashlib.sha256(np.ascontiguousarray(self.idf, dtype=np.float64).tobytes()).hexdigest()
-            self._key = (self.analyzer, self.ngram_range, bool(self.sublinear_tf), vocab, idf)
+            self._key = (self.analyzer, self.ngram_range, bool(self.sublinear_tf), self.vocabulary_digest, idf)
         return self._key
 
 
 _TOKEN = re.compile(SKLEARN_TOKEN_PATTERN)
+
+
+def vocabulary_json(vocabulary: dict[str, int]) -> str:
+    """A vocabulary as a model folder stores it (``vocab_<block>.json``): terms sorted."""
+    return json.dumps({term: int(column) for term, column in vocabulary.items()}, ensure_ascii=False, sort_keys=True)
 
 
 def word_ngrams(tokens: list[str], ngram_range: tuple[int, int]) -> list[str]:

@@ -13,7 +13,7 @@ column (``calibration.npy``); a per-target model holds one such folder per targe
 
 from __future__ import annotations
 
-import json
+import hashlib
 from pathlib import Path
 from typing import Sequence
 
@@ -34,7 +34,7 @@ from stanceframe.models.linear import (
     save_head,
     sigmoid_calibrated_proba,
 )
-from stanceframe.models.ngram_tfidf import NgramTfidf
+from stanceframe.models.ngram_tfidf import NgramTfidf, vocabulary_json
 
 FAMILIES = ("tfidf-logreg", "tfidf-svm")
 CALIBRATED_FAMILY = "tfidf-svm"  # its head's scores go through a sigmoid calibration
@@ -138,8 +138,7 @@ class TfidfPredictor(FittedModel):
 
     def _save_weights(self, path: Path) -> None:
         for name, block in self.blocks.items():
-            vocab = {term: int(idx) for term, idx in block.vocabulary.items()}
-            (path / f"vocab_{name}.json").write_text(json.dumps(vocab, ensure_ascii=False, sort_keys=True))
+            (path / f"vocab_{name}.json").write_text(vocabulary_json(block.vocabulary))
             save_array(path / f"idf_{name}.npy", block.idf)
         save_head(path, self.coef_, self.intercept_)
         if self.calibration_ is not None:
@@ -175,13 +174,15 @@ class TfidfPredictor(FittedModel):
             raise ModelFolderError(f"{path / PARAMS_FILE}: parameters do not fit {family}: {exc}") from None
         blocks = {}
         for name, (analyzer, ngram_range) in settings.items():
-            vocab = read_json(path / f"vocab_{name}.json")
+            vocab_file = path / f"vocab_{name}.json"
+            vocab = read_json(vocab_file)
             if not isinstance(vocab, dict) or not all(isinstance(v, int) for v in vocab.values()):
                 raise ModelFolderError(f"{path / f'vocab_{name}.json'}: expected an object of term -> column")
             if sorted(vocab.values()) != list(range(len(vocab))):
                 raise ModelFolderError(f"{path / f'vocab_{name}.json'}: columns are not 0..{len(vocab) - 1}")
             idf = read_array(path / f"idf_{name}.npy", (len(vocab),))
-            blocks[name] = NgramTfidf(analyzer, ngram_range, vocab, idf, sublinear)
+            digest = hashlib.sha256(vocab_file.read_bytes()).hexdigest()  # the key a bundle's tasks share blocks by
+            blocks[name] = NgramTfidf(analyzer, ngram_range, vocab, idf, sublinear, digest)
         targets = [str(t) for t in meta.get("target_vocabulary") or []]
         out = cls(family, params, classes, blocks, targets, None, None)
         out.coef_, out.intercept_ = load_head(path, len(classes), out.n_features)
