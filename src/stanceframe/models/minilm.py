@@ -6,7 +6,7 @@ version; the encoder itself comes from the pip package (or a local folder) at lo
 
 Targets (``(target, text)`` pairs): ``target_mode="per-target"`` (default) embeds the
 text alone and fits one head per target (base.py); ``cross`` crosses the embedding with
-the target in one head (base.target_crossed); ``pair`` embeds ``"target [SEP] text"``;
+the target in one head (inputs.target_crossed); ``pair`` embeds ``"target [SEP] text"``;
 ``none`` ignores targets. On TweetEval stance (C=1, ``stanceframe benchmark tweeteval``)
 validation / train 5-fold CV: per-target 72.6 / 69.5, cross 72.5 / 68.0, pair 55.6 /
 60.7 (mean pooling over a frozen encoder dilutes the text with the target's tokens),

@@ -55,7 +55,7 @@ def feature_blocks(params: dict) -> dict[str, tuple[str, tuple[int, int]]]:
 
 class TfidfPredictor(FittedModel):
     """``blocks`` (name -> :class:`NgramTfidf`, hstacked in this order), ``targets_`` (the
-    crossed targets, module base docstring), the head ``coef_`` / ``intercept_`` and, for
+    targets its features are crossed with, inputs.target_crossed), the head ``coef_`` / ``intercept_`` and, for
     the SVM, ``calibration_``; ``params`` are the estimator's hyperparameters (saved
     with the folder). :meth:`per_target` builds the one-model-per-target kind instead."""
 
