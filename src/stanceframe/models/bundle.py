@@ -145,7 +145,7 @@ class ModelBundle:
 def task_loader(family: str):
     """What loads one task's folder of ``family``: the sklearn-free predictor for the tfidf
     families, else the family's estimator class's ``load``."""
-    from stanceframe.models.tfidf_predictor import FAMILIES as TFIDF_FAMILIES, TfidfPredictor
+    from stanceframe.models.tfidf_predictor import TFIDF_FAMILIES, TfidfPredictor
 
     if family in TFIDF_FAMILIES:
         return lambda folder: TfidfPredictor.load(folder, family)

@@ -24,7 +24,6 @@ import numpy as np
 
 from stanceframe.errors import ModelFolderError
 from stanceframe.models.base import TextClassifier
-from stanceframe.models.inputs import split_inputs
 from stanceframe.models.encoder import (
     DEFAULT_ENCODER,
     downloads_allowed,
@@ -35,6 +34,7 @@ from stanceframe.models.encoder import (
     quiet_transformers,
     resolve_encoder,
 )
+from stanceframe.models.inputs import split_inputs
 
 TRANSFORMER_DIR = "transformer"
 

@@ -23,8 +23,14 @@ import numpy as np
 
 from stanceframe.errors import ModelFolderError
 from stanceframe.models.base import TextClassifier
-from stanceframe.models.encoder import (DEFAULT_ENCODER, embed, encoder_version, explain_by_leaving_out, load_encoder,
-                                        resolve_encoder)
+from stanceframe.models.encoder import (
+    DEFAULT_ENCODER,
+    embed,
+    encoder_version,
+    explain_by_leaving_out,
+    load_encoder,
+    resolve_encoder,
+)
 from stanceframe.models.folder import PARAMS_FILE
 from stanceframe.models.inputs import split_inputs, target_crossed
 from stanceframe.models.linear import fit_logreg, linear_proba, load_head, save_head

@@ -36,7 +36,7 @@ from stanceframe.models.linear import (
 )
 from stanceframe.models.ngram_tfidf import NgramTfidf, vocabulary_json
 
-FAMILIES = ("tfidf-logreg", "tfidf-svm")
+TFIDF_FAMILIES = ("tfidf-logreg", "tfidf-svm")
 CALIBRATED_FAMILY = "tfidf-svm"  # its head's scores go through a sigmoid calibration
 CHAR_NGRAM_RANGE = (2, 5)
 FEATURE_DEFAULTS = {"ngram_max": 2, "char_ngrams": False, "sublinear_tf": True}  # the estimators' defaults
@@ -151,8 +151,8 @@ class TfidfPredictor(FittedModel):
         path = Path(path)
         meta = read_json(path / PARAMS_FILE)
         found = meta.get("family")
-        if found not in FAMILIES or (family is not None and found != family):
-            raise ModelFolderError(f"{path}: holds family {found!r}, not {family or ' or '.join(FAMILIES)!r}")
+        if found not in TFIDF_FAMILIES or (family is not None and found != family):
+            raise ModelFolderError(f"{path}: holds family {found!r}, not {family or ' or '.join(TFIDF_FAMILIES)!r}")
         family = found
         params, classes = meta.get("params", {}), meta.get("classes")
         if not isinstance(params, dict) or not isinstance(classes, list):
