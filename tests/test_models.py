@@ -234,7 +234,7 @@ def test_per_target_models_round_trip(name, tmp_path):
 def test_target_crossed_features_layout():
     import scipy.sparse as sp
 
-    from stanceframe.models.base import crossed_to_base, target_crossed
+    from stanceframe.models.inputs import crossed_to_base, target_crossed
 
     x = sp.csr_matrix(np.array([[1.0, 0.0], [0.0, 2.0], [3.0, 4.0]]))
     crossed = target_crossed(x, ["a", "b", None], ["a", "b"]).toarray()
@@ -478,9 +478,9 @@ def test_word_tokens_are_what_sklearns_pattern_finds():
     import random
     import re
 
-    from stanceframe.models.tfidf import SKLEARN_TOKEN_PATTERN
     from support.word_ngrams import string_hash
 
+    from stanceframe.models.ngram_tfidf import SKLEARN_TOKEN_PATTERN
     from stanceframe.models.word_ngrams import batch_tokens, is_word_char
 
     word = re.compile(r"\w")
@@ -531,22 +531,21 @@ def test_word_tokens_in_groups_and_hash_collisions_never_count_a_wrong_token(mon
 
 @pytest.mark.parametrize("params", [{}, {"ngram_max": 3}, {"char_ngrams": True}, {"ngram_max": 3, "min_df": 2},
                                     {"ngram_max": 4, "max_features": 40, "sublinear_tf": False},
-                                    {"ngram_max": 40}])  # 40-gram numbers overflow 64 bits: sklearn's path
+                                    {"ngram_max": 40}])  # 40-gram numbers overflow 64 bits: the Python-string path
 def test_tfidf_features_equal_sklearn_transform_bit_for_bit(params):
-    """The fast word-n-gram path (shared by a bundle's tasks) builds exactly the matrix
-    sklearn's TfidfVectorizer.transform builds, whatever the batch."""
-    from stanceframe.models.tfidf import fast_transform, ngram_index
-
+    """The predictor's n-gram paths (word and char_wb, shared by a bundle's tasks) build
+    exactly the matrix sklearn's TfidfVectorizer.transform builds, whatever the batch."""
     est = make_estimator("tfidf-logreg", **params).fit(TEXTS, LABELS)
-    assert (ngram_index(est.vectorizers_["word"]) is None) == (params.get("ngram_max") == 40)
+    blocks = est.predictor_.blocks
+    assert (blocks["word"].index() is None) == (params.get("ngram_max") == 40)
     texts = TEXTS + [t for t, _ in FRAMING] + ["", "a", "Ünïcödé wörds ÄÖ 123 45", "the the the the", "x_y __ 9 99",
                                                "New words the model never saw.", "ΣΑΣ ΟΔΟΣ Σ", "İstanbul ß",
                                                "refused lethal aid refused lethal aid"]
-    for vec in est.vectorizers_.values():
+    for name, vec in est.vectorizers_.items():
         for size in (1, 5, len(texts)):
             for start in range(0, len(texts), size):
                 batch = texts[start:start + size]
-                fast, slow = fast_transform(vec, batch), vec.transform(batch)
+                fast, slow = blocks[name].transform(batch), vec.transform(batch)
                 assert fast.shape == slow.shape
                 assert np.array_equal(fast.indptr, slow.indptr) and np.array_equal(fast.indices, slow.indices)
                 assert np.array_equal(fast.data, slow.data)

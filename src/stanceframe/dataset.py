@@ -107,7 +107,7 @@ class LabelledSet:
 
     def inputs(self) -> list:
         """What a model is fitted on / predicts: the texts, or ``(target, text)`` pairs
-        when the examples carry targets (see ``models.base.split_inputs``)."""
+        when the examples carry targets (see ``models.inputs.split_inputs``)."""
         if self.has_targets:
             return [(e.target, e.text) for e in self.examples]
         return self.texts

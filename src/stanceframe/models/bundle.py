@@ -4,7 +4,9 @@
                     metrics, stanceframe version, creation date
     <task>/         the estimator's own folder (estimator.json + weights)
 
-Everything loads without running code (JSON, .npy, safetensors).
+Everything loads without running code (JSON, .npy, safetensors). A tfidf family's tasks
+load as :class:`~stanceframe.models.tfidf_predictor.TfidfPredictor` (arrays, no
+scikit-learn import); the other families' as their estimators.
 """
 
 from __future__ import annotations
@@ -21,7 +23,8 @@ import numpy as np
 from stanceframe import __version__
 from stanceframe.errors import ModelFolderError
 from stanceframe.models import family_class
-from stanceframe.models.base import TextClassifier, read_json
+from stanceframe.models.fitted import FittedModel
+from stanceframe.models.folder import read_json
 
 MANIFEST = "manifest.json"
 FORMAT_VERSION = 1
@@ -36,10 +39,11 @@ class TaskPrediction:
 
 @dataclass
 class ModelBundle:
-    """Estimators per task that tag sentences together."""
+    """Fitted models per task that tag sentences together: estimators, or for a loaded
+    tfidf model its predictors (the same ``predict_proba``, ``explain``, ``save``)."""
 
     family: str
-    estimators: dict[str, TextClassifier]
+    estimators: dict[str, FittedModel]
     manifest: dict = field(default_factory=dict)
     path: str | None = None
 
@@ -127,8 +131,8 @@ class ModelBundle:
         if manifest.get("format_version") != FORMAT_VERSION:
             raise ModelFolderError(f"{path}/{MANIFEST}: unsupported format_version {manifest.get('format_version')!r}")
         try:
-            est_cls = family_class(manifest["family"])
-            estimators = {task: est_cls.load(task_folder(path, spec["path"])) for task, spec in manifest["tasks"].items()}
+            load = task_loader(manifest["family"])
+            estimators = {task: load(task_folder(path, spec["path"])) for task, spec in manifest["tasks"].items()}
         except KeyError as exc:
             raise ModelFolderError(f"{path}/{MANIFEST}: missing key {exc}") from None
         except Exception as exc:  # noqa: BLE001 - surfaced as one line naming the folder
@@ -136,6 +140,16 @@ class ModelBundle:
                 raise
             raise ModelFolderError(f"{path}: cannot load model ({type(exc).__name__}: {exc})") from None
         return cls(manifest["family"], estimators, manifest, str(path))
+
+
+def task_loader(family: str):
+    """What loads one task's folder of ``family``: the sklearn-free predictor for the tfidf
+    families, else the family's estimator class's ``load``."""
+    from stanceframe.models.tfidf_predictor import TFIDF_FAMILIES, TfidfPredictor
+
+    if family in TFIDF_FAMILIES:
+        return lambda folder: TfidfPredictor.load(folder, family)
+    return family_class(family).load
 
 
 def task_folder(folder: Path, relative) -> Path:

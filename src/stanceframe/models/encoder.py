@@ -239,7 +239,7 @@ def leave_one_out(text: str, proba_fn: Callable[[list[str]], np.ndarray], top_k:
 def explain_by_leaving_out(estimator, text, top_k: int = 8) -> list[tuple[str, float]]:
     """:func:`leave_one_out` on ``estimator.predict_proba`` for a text or a ``(target, text)``
     pair (each variant keeps the target): the transformer families' ``explain``."""
-    from stanceframe.models.base import split_inputs
+    from stanceframe.models.inputs import split_inputs
 
     texts, targets = split_inputs([text])
     if targets is None:

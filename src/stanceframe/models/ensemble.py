@@ -16,7 +16,9 @@ from typing import Sequence
 import numpy as np
 
 from stanceframe.errors import ModelFolderError
-from stanceframe.models.base import TextClassifier, split_inputs
+from stanceframe.models.base import TextClassifier
+from stanceframe.models.folder import jsonable
+from stanceframe.models.inputs import split_inputs
 
 DEFAULT_MEMBERS = ["tfidf-svm", "minilm-logreg"]
 MEMBERS_DIR = "members"
@@ -141,6 +143,4 @@ def _plain(params: dict) -> dict:
     ensemble and its reload report the same ``get_params``."""
     import json
 
-    from stanceframe.models.base import _jsonable
-
-    return json.loads(json.dumps(_jsonable(params)))
+    return json.loads(json.dumps(jsonable(params)))

@@ -23,7 +23,7 @@ from typing import Sequence
 import numpy as np
 
 from stanceframe.errors import ModelFolderError
-from stanceframe.models.base import TextClassifier, split_inputs
+from stanceframe.models.base import TextClassifier
 from stanceframe.models.encoder import (
     DEFAULT_ENCODER,
     downloads_allowed,
@@ -34,6 +34,7 @@ from stanceframe.models.encoder import (
     quiet_transformers,
     resolve_encoder,
 )
+from stanceframe.models.inputs import split_inputs
 
 TRANSFORMER_DIR = "transformer"
 

@@ -23,13 +23,9 @@ from typing import Sequence
 import numpy as np
 
 from stanceframe.errors import ModelFolderError, SchemaError
-from stanceframe.models.base import (
-    TextClassifier,
-    load_array,
-    read_json,
-    save_array,
-    split_inputs,
-)
+from stanceframe.models.base import TextClassifier
+from stanceframe.models.folder import load_array, read_json, save_array
+from stanceframe.models.inputs import split_inputs
 from stanceframe.schema import Task, load_schema
 
 CUES_FILE = "cues.json"

@@ -6,7 +6,7 @@ version; the encoder itself comes from the pip package (or a local folder) at lo
 
 Targets (``(target, text)`` pairs): ``target_mode="per-target"`` (default) embeds the
 text alone and fits one head per target (base.py); ``cross`` crosses the embedding with
-the target in one head (base.target_crossed); ``pair`` embeds ``"target [SEP] text"``;
+the target in one head (inputs.target_crossed); ``pair`` embeds ``"target [SEP] text"``;
 ``none`` ignores targets. On TweetEval stance (C=1, ``stanceframe benchmark tweeteval``)
 validation / train 5-fold CV: per-target 72.6 / 69.5, cross 72.5 / 68.0, pair 55.6 /
 60.7 (mean pooling over a frozen encoder dilutes the text with the target's tokens),
@@ -21,16 +21,19 @@ from typing import Sequence
 
 import numpy as np
 
-from stanceframe.models.base import (
-    PARAMS_FILE,
-    TextClassifier,
-    split_inputs,
-    target_crossed,
-)
 from stanceframe.errors import ModelFolderError
-from stanceframe.models.encoder import (DEFAULT_ENCODER, embed, encoder_version, explain_by_leaving_out, load_encoder,
-                                        resolve_encoder)
-from stanceframe.models.linear import decision_scores, fit_logreg, load_head, logreg_proba, save_head
+from stanceframe.models.base import TextClassifier
+from stanceframe.models.encoder import (
+    DEFAULT_ENCODER,
+    embed,
+    encoder_version,
+    explain_by_leaving_out,
+    load_encoder,
+    resolve_encoder,
+)
+from stanceframe.models.folder import PARAMS_FILE
+from stanceframe.models.inputs import split_inputs, target_crossed
+from stanceframe.models.linear import fit_logreg, linear_proba, load_head, save_head
 
 
 class MiniLMLogRegClassifier(TextClassifier):
@@ -75,12 +78,7 @@ class MiniLMLogRegClassifier(TextClassifier):
         return self
 
     def predict_proba(self, X: Sequence[str]) -> np.ndarray:
-        if self.per_target_:
-            return self._predict_per_target(X)
-        texts, _ = split_inputs(X)
-        if not texts:
-            return np.zeros((0, len(self.classes_)))
-        return logreg_proba(decision_scores(self._features(X), self.coef_, self.intercept_))
+        return linear_proba(self, X, self._features)
 
     def explain(self, text: str, top_k: int = 8) -> list[tuple[str, float]]:
         return explain_by_leaving_out(self, text, top_k)

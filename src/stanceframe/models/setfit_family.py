@@ -10,7 +10,7 @@ safetensors + tokenizer (``encoder/``) and the head as .npy.
 
 Targets (``(target, text)`` pairs): ``target_mode="cross"`` (default) tunes the body and
 embeds the text alone and crosses the embedding with the target in the head
-(base.target_crossed), as minilm-logreg; ``pair`` tunes and embeds the string
+(inputs.target_crossed), as minilm-logreg; ``pair`` tunes and embeds the string
 ``"target [SEP] text"`` (the tokenizer's separator); ``per-target`` fits one SetFit model
 per target; ``none`` ignores targets.
 """
@@ -28,11 +28,7 @@ from typing import Sequence
 import numpy as np
 
 from stanceframe.errors import ModelFolderError
-from stanceframe.models.base import (
-    TextClassifier,
-    split_inputs,
-    target_crossed,
-)
+from stanceframe.models.base import TextClassifier
 from stanceframe.models.encoder import (
     DEFAULT_ENCODER,
     downloads_allowed,
@@ -43,7 +39,8 @@ from stanceframe.models.encoder import (
     quiet_transformers,
     resolve_encoder,
 )
-from stanceframe.models.linear import decision_scores, fit_logreg, load_head, logreg_proba, save_head
+from stanceframe.models.inputs import split_inputs, target_crossed
+from stanceframe.models.linear import fit_logreg, linear_proba, load_head, save_head
 
 ENCODER_DIR = "encoder"
 
@@ -163,12 +160,7 @@ class SetFitClassifier(TextClassifier):
         return mean_pooled(self.tokenizer_, self.model_, texts, int(self.max_length), int(self.predict_batch_size))
 
     def predict_proba(self, X: Sequence[str]) -> np.ndarray:
-        if self.per_target_:
-            return self._predict_per_target(X)
-        texts, _ = split_inputs(X)
-        if not texts:
-            return np.zeros((0, len(self.classes_)))
-        return logreg_proba(decision_scores(self._features(X), self.coef_, self.intercept_))
+        return linear_proba(self, X, self._features)
 
     def explain(self, text, top_k: int = 8) -> list[tuple[str, float]]:
         return explain_by_leaving_out(self, text, top_k)

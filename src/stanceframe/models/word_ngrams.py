@@ -80,20 +80,30 @@ class BatchTokens:
         return np.bincount(self.rows, minlength=n_texts)
 
 
-def batch_tokens(texts: list[str]) -> BatchTokens:
-    """The tokens of ``texts``, lowercased as sklearn lowercases them (each text on its own)."""
-    parts, first, base = [], 0, 0
-    while first < len(texts):  # groups bound the memory of the hash arrays
+def text_groups(texts: list[str]) -> list[tuple[int, int]]:
+    """``(first, last)`` slices of ``texts`` of at most about ``_GROUP_CHARS`` characters
+    each (one text at least): batches are analysed group by group, which bounds the
+    memory of the per-character arrays."""
+    groups, first = [], 0
+    while first < len(texts):
         last, chars = first, 0
         while last < len(texts) and (last == first or chars + len(texts[last]) < _GROUP_CHARS):
             chars += len(texts[last]) + 1
             last += 1
+        groups.append((first, last))
+        first = last
+    return groups
+
+
+def batch_tokens(texts: list[str]) -> BatchTokens:
+    """The tokens of ``texts``, lowercased as sklearn lowercases them (each text on its own)."""
+    parts, base = [], 0
+    for first, last in text_groups(texts):
         part = _group_tokens(texts[first:last])
         part.starts += base
         part.rows += first
         parts.append(part)
         base += len(part.codes)
-        first = last
     if not parts:
         empty = np.zeros(0, dtype=np.int64)
         return BatchTokens(np.zeros(0, dtype=np.uint32), empty, empty, empty, np.zeros(0, dtype=np.uint64))
