@@ -104,7 +104,6 @@ def _data_paths(values) -> list:
 
 def cmd_train(args) -> int:
     from stanceframe import experiments as ex
-
     from stanceframe.paths import labelled_files
 
     paths = _data_paths(args.data) if args.data else labelled_files(project_root())
@@ -174,8 +173,8 @@ def cmd_compare(args) -> int:
 
 def cmd_evaluate(args) -> int:
     from stanceframe import experiments as ex
-    from stanceframe.report import format_table
     from stanceframe.models.loading import load_model
+    from stanceframe.report import format_table
 
     bundle = load_model(args.model)
     args.target_field = args.target_field or bundle.target_field  # the field the model was trained with

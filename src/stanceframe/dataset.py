@@ -8,9 +8,9 @@ import json
 import os
 import sys
 from collections import Counter
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Sequence
 
 import numpy as np
 
@@ -76,7 +76,7 @@ class LabelledSet:
     def docs(self) -> list[str]:
         return [e.doc for e in self.examples]
 
-    def where_doc(self, docs: set[str], keep: bool = True) -> "LabelledSet":
+    def where_doc(self, docs: set[str], keep: bool = True) -> LabelledSet:
         return self.subset([i for i, e in enumerate(self.examples) if (e.doc in docs) == keep])
 
     @property
@@ -91,15 +91,15 @@ class LabelledSet:
         order = self.schema.task(task).label_names if task in self.schema.tasks else sorted(counts)
         return {label: counts.get(label, 0) for label in order}
 
-    def subset(self, indices: Iterable[int]) -> "LabelledSet":
+    def subset(self, indices: Iterable[int]) -> LabelledSet:
         return LabelledSet([self.examples[i] for i in indices], self.tasks, self.schema, self.paths, self.notices,
                            self.target_field)
 
-    def where_source(self, sources: set[str], keep: bool = True) -> "LabelledSet":
+    def where_source(self, sources: set[str], keep: bool = True) -> LabelledSet:
         idx = [i for i, e in enumerate(self.examples) if (e.source in sources) == keep]
         return self.subset(idx)
 
-    def __add__(self, other: "LabelledSet") -> "LabelledSet":
+    def __add__(self, other: LabelledSet) -> LabelledSet:
         tasks = [t for t in self.tasks if t in other.tasks]
         return LabelledSet(self.examples + other.examples, tasks, _union_schema(self.schema, other.schema, tasks),
                            self.paths + other.paths, self.notices + other.notices,
@@ -194,8 +194,8 @@ def load_hf_dataset(spec: str):
             raise DataFileError(spec, None, f"a single Dataset has no splits; drop '#{split}'")
         return ds
     if _hub_offline():
-        raise DataFileError(spec, None, f"no such folder, and the Hugging Face hub is offline (HF_HUB_OFFLINE / "
-                                        f"HF_DATASETS_OFFLINE): save the dataset with save_to_disk and pass hf:FOLDER")
+        raise DataFileError(spec, None, "no such folder, and the Hugging Face hub is offline (HF_HUB_OFFLINE / "
+                                        "HF_DATASETS_OFFLINE): save the dataset with save_to_disk and pass hf:FOLDER")
     try:
         return datasets.load_dataset(ref, split=split or "train")
     except Exception as exc:  # noqa: BLE001 - no network, unknown name, no such split: one line

@@ -7,12 +7,12 @@ from __future__ import annotations
 import json
 import sys
 import time
-import tomllib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
+import tomllib
 
 from stanceframe.dataset import LabelledSet, check_trainable, grouped_folds, load_labelled, load_many, source_stem
 from stanceframe.errors import SchemaError, StanceframeError

@@ -16,7 +16,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-
 SHIPPED = Path(__file__).resolve().parent / "shipped"  # in an installed wheel: the default model and schema
 
 

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import os
-import tomllib
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
+
+import tomllib
 
 from stanceframe.errors import SchemaError
 
@@ -62,7 +63,7 @@ class Schema:
         return None
 
     @classmethod
-    def from_labels(cls, labels_by_task: dict[str, list[str]]) -> "Schema":
+    def from_labels(cls, labels_by_task: dict[str, list[str]]) -> Schema:
         """A schema inferred from data: each task's labels, no descriptions or cues."""
         tasks = {
             name: Task(name, "labels taken from the data", tuple(Label(lab, "") for lab in labels))

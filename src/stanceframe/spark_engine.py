@@ -37,9 +37,9 @@ import tempfile
 import time
 import urllib.parse
 import warnings
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator, Sequence
 
 import pandas as pd
 

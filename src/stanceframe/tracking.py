@@ -19,8 +19,8 @@ import tempfile
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 from stanceframe.errors import ModelFolderError, TrackingError
 

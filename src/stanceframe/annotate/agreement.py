@@ -4,9 +4,9 @@ annotators (sentences with at least two labels), with the counts behind each fig
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import combinations
-from typing import Sequence
 
 import numpy as np
 

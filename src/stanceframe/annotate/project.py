@@ -5,8 +5,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Sequence
 
 from stanceframe.corpus import Document, Sentence, Skipped, segment
 from stanceframe.errors import StanceframeError

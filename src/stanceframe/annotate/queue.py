@@ -25,7 +25,7 @@ the joint minimum, the ranking and the cluster spread (scikit-learn's ``KMeans``
 from __future__ import annotations
 
 import threading
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 

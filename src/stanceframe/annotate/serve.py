@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import secrets
 import sys
-from typing import Sequence
+from collections.abc import Sequence
 
 from stanceframe.annotate.app import Settings, create_app, is_loopback
 from stanceframe.annotate.project import read_project

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from typing import Sequence
+from collections.abc import Sequence
 
 from stanceframe.annotate.queue import Queue
 from stanceframe.annotate.store import Store, Suggestion
@@ -148,7 +148,7 @@ class Session:
         annotator's label in name order when they differ): what the fast model is refitted on."""
         with self.lock:
             merged: dict[str, dict[str, str]] = {}
-            for who, per in sorted(self.store.answers().items()):
+            for _who, per in sorted(self.store.answers().items()):
                 for sid, labels in per.items():
                     if sid in self.id_set and len(labels) >= len(self.tasks):
                         merged[sid] = labels

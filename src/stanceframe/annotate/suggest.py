@@ -3,8 +3,8 @@ that ``tag`` loads (``models.loading.load_model``), and the full probabilities t
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 

@@ -4,8 +4,8 @@ cross-validation, each fold's model fitted once and its test sentences scored bo
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from stanceframe.benchmarks.speed_settings import PIPELINE_BATCH_SIZE, SEED, TRANSFORMER_FAMILY
 from stanceframe.paths import contrast_file, corpora

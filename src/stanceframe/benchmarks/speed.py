@@ -32,10 +32,10 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
-from typing import Callable, Sequence
 
 from stanceframe.benchmarks.memory import peak_rss
 from stanceframe.benchmarks.speed_corpus import bench_training_files, corpus_prefix, synthetic_corpus

@@ -8,8 +8,8 @@ from __future__ import annotations
 import json
 import random
 import re
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from stanceframe.benchmarks.speed_settings import SEED
 from stanceframe.dataset import write_jsonl

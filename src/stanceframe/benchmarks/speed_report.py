@@ -4,7 +4,7 @@ versions, the sentences, the ``--f1`` comparison and whether the targets were me
 from __future__ import annotations
 
 from collections import Counter
-from typing import Sequence
+from collections.abc import Sequence
 
 from stanceframe.benchmarks.speed_settings import RSS_FAMILY, TARGETS, TRANSFORMER_FAMILY
 from stanceframe.markdown import markdown_table

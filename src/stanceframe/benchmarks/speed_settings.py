@@ -39,14 +39,14 @@ class BenchSettings:
     out_dir: Path = Path("out/bench")
 
     @classmethod
-    def quick_settings(cls, **overrides) -> "BenchSettings":
+    def quick_settings(cls, **overrides) -> BenchSettings:
         base = {"sentences": 2_000, "transformer_sentences": 64, "repeats": 3,
                 "families": ("lexicon", "tfidf-logreg", TRANSFORMER_FAMILY), "rss_sizes": (20_000,), "quick": True}
         base.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**base)
 
     @classmethod
-    def from_options(cls, quick: bool = False, rss: bool = True, **options) -> "BenchSettings":
+    def from_options(cls, quick: bool = False, rss: bool = True, **options) -> BenchSettings:
         """The settings ``stanceframe benchmark speed``'s options ask for: ``--quick``'s
         defaults or a full run's, each option that is given (not None) winning over them;
         ``rss=False`` (``--no-rss``) skips the peak-memory runs."""

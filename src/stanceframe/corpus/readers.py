@@ -8,9 +8,9 @@ import codecs
 import os
 import re
 import sys
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Iterator
 
 from stanceframe.corpus.decoding import BINARY_SNIFF_BYTES, FALLBACK_ENCODING, decode_bytes, not_utf8_warning
 from stanceframe.corpus.ids import doc_id_for
@@ -134,7 +134,7 @@ def _part_cut(buf: str, blank_lines: bool, limit: int = PART_BYTES) -> tuple[int
     else at the last space or line break in the second half, else at ``limit``."""
     if blank_lines:
         last = None
-        for last in BLANK_LINE.finditer(buf, 0, limit):
+        for last in BLANK_LINE.finditer(buf, 0, limit):  # noqa: B007 (the last match is what we want)
             pass
         if last is not None:
             return last.start(), last.end()

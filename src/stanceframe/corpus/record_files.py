@@ -7,8 +7,8 @@ from __future__ import annotations
 import csv
 import json
 import re
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Iterable, Iterator
 
 from stanceframe.corpus.decoding import decode_line
 from stanceframe.corpus.ids import doc_id_for

@@ -18,7 +18,7 @@ class Document:
     line: int | None = None  # the record's line in ``source`` (JSONL/CSV)
     meta: dict = field(default_factory=dict)  # other fields of a record (target, date...)
     warnings: list[str] = field(default_factory=list)
-    part: "Part | None" = None  # where this text sits in a large file read in parts
+    part: Part | None = None  # where this text sits in a large file read in parts
 
 
 @dataclass(frozen=True)

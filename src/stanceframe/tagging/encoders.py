@@ -6,8 +6,8 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Iterable, Sequence
 
 from stanceframe.tagging.rows import INT_FIELDS
 

@@ -8,8 +8,9 @@ from __future__ import annotations
 import io
 import itertools
 import sys
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import IO, Callable, Iterable, Iterator, Sequence
+from typing import IO
 
 from stanceframe.corpus import (
     BINARY_SNIFF_BYTES,

@@ -9,8 +9,8 @@ import hashlib
 import json
 import os
 import stat
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 from stanceframe.corpus import Skipped
 from stanceframe.digests import file_digest
@@ -72,7 +72,7 @@ class OutputLock:
         self.path = self.out.with_name(self.out.name + ".lock")
         self.fd: int | None = None
 
-    def __enter__(self) -> "OutputLock":
+    def __enter__(self) -> OutputLock:
         try:
             import fcntl
         except ImportError:  # not POSIX: no lock

@@ -7,7 +7,8 @@ from __future__ import annotations
 import os
 import sys
 import time
-from typing import TYPE_CHECKING, Iterator
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 from stanceframe.errors import StanceframeError
 
@@ -115,7 +116,7 @@ def other_runnable_threads(samples: int = 5, interval: float = 0.002) -> float:
     return max(0, counts[len(counts) // 2] - 1)
 
 
-def prepared_in_workers(tagger: "Tagger", make_items, n_workers: int, first_item: int = 0) -> Iterator[tuple]:
+def prepared_in_workers(tagger: Tagger, make_items, n_workers: int, first_item: int = 0) -> Iterator[tuple]:
     """``tagger._prepare(item)`` for each item of ``make_items()``, in order, computed in
     ``n_workers`` forked child processes (reading and sentence splitting) while this process
     predicts and writes. Items go by chunks of :data:`WORKER_CHUNK_ITEMS` (counted from the
@@ -187,7 +188,7 @@ def _widen_pipe(connection, size: int = WORKER_PIPE_BYTES) -> None:
         pass
 
 
-def _segmentation_worker(tagger: "Tagger", make_items, receivers, sender, k: int, n_workers: int,
+def _segmentation_worker(tagger: Tagger, make_items, receivers, sender, k: int, n_workers: int,
                          first_item: int) -> None:
     import signal
     import traceback

@@ -7,8 +7,9 @@ import contextlib
 import itertools
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import IO, Sequence
+from typing import IO
 
 from stanceframe.corpus import Skipped
 from stanceframe.models.loading import model_identity

@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Callable
+from typing import IO
 
 from stanceframe.errors import StanceframeError
 from stanceframe.tagging.encoders import encoder_for, journal_to_parquet

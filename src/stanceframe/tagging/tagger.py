@@ -5,8 +5,8 @@ tagged as ``tag`` tags it, with the words behind each prediction (:func:`tag_art
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Iterable, Iterator, Sequence
 
 from stanceframe.corpus import Document, Sentence, Skipped, segment
 from stanceframe.errors import DataFileError, StanceframeError
