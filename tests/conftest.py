@@ -14,18 +14,12 @@ os.environ.pop("MLFLOW_TRACKING_URI", None)
 
 import random  # noqa: E402
 import shutil  # noqa: E402
-import socket  # noqa: E402
-import subprocess  # noqa: E402
-import sys  # noqa: E402
-import time  # noqa: E402
-import urllib.request  # noqa: E402
-from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-REPO = Path(__file__).resolve().parents[1]
-VENV_BIN = Path(sys.executable).parent
+from support.net import start_mlflow_server, stop  # noqa: E402
+from support.paths import REPO  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
@@ -41,48 +35,12 @@ def _fixed_seeds():
     yield
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_http(url: str, timeout: float = 90.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(url, timeout=2) as resp:
-                if resp.status < 500:
-                    return
-        except OSError:
-            time.sleep(0.5)
-    raise TimeoutError(f"{url} did not answer within {timeout:.0f}s")
-
-
 @pytest.fixture(scope="session")
 def mlflow_server(tmp_path_factory):
     """A real `mlflow server` on 127.0.0.1 with a sqlite store and local artifacts."""
-    root = tmp_path_factory.mktemp("mlflow-server")
-    port = free_port()
-    env = {**os.environ, "PATH": f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
-    cmd = [str(VENV_BIN / "mlflow"), "server", "--host", "127.0.0.1", "--port", str(port),
-           "--backend-store-uri", f"sqlite:///{root / 'mlflow.db'}",
-           "--artifacts-destination", str(root / "artifacts"), "--workers", "1"]
-    log = open(root / "server.log", "w")
-    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
-    uri = f"http://127.0.0.1:{port}"
-    try:
-        wait_http(uri + "/health")
-    except TimeoutError:
-        proc.kill()
-        raise RuntimeError("mlflow server did not start:\n" + (root / "server.log").read_text()[-3000:])
+    proc, uri = start_mlflow_server(tmp_path_factory.mktemp("mlflow-server"))
     yield uri
-    proc.terminate()
-    try:
-        proc.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-    log.close()
+    stop(proc)
 
 
 @pytest.fixture
@@ -96,10 +54,11 @@ def project(tmp_path, monkeypatch):
     return tmp_path
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def model_dir(tmp_path_factory):
-    """A real tfidf-logreg model folder fitted on the gold sentences (one per test module)."""
-    from tagging_support import build_model
+    """A real tfidf-logreg model folder fitted on the gold sentences (one per session; tests
+    that change a model change a copy)."""
+    from support.tagging import build_model
 
     return build_model(tmp_path_factory.mktemp("model") / "tfidf")
 

@@ -8,8 +8,8 @@ import sqlite3
 
 import numpy as np
 import pytest
-from annotate_support import write_articles
-from tagging_support import run_cli
+from support.annotate import write_articles
+from support.cli import run_cli
 
 from stanceframe.annotate.export import export_labels, import_labels
 from stanceframe.annotate.queue import Queue, margins, ranking
@@ -139,9 +139,9 @@ def test_export_is_the_labelled_format_train_reads(articles, tmp_path, model):
     assert export_labels(a.store, out, TASKS).written == 4
     data = load_labelled(out)
     assert data.ids == ids and data.labels("stance")[0] == "restraint" and data.docs[0] == "alpha"
-    proc = run_cli("data", "stats", out)
-    assert proc.returncode == 0, proc.stderr
-    assert b"restraint" in proc.stdout
+    result = run_cli("data", "stats", out)
+    assert result.code == 0, result.err
+    assert "restraint" in result.out
 
 
 def test_import_existing_labels_then_export_round_trip(tmp_path):
@@ -165,13 +165,13 @@ def test_import_names_the_bad_line(tmp_path):
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"id": "a", "text": "x", "stance": "none", "framing": "neutral"}\n{"id": "b", "text": "y", '
                    '"stance": "maybe", "framing": "neutral"}\n')
-    proc = run_cli("annotate", "import", "--store", tmp_path / "s.sqlite", bad)
-    assert proc.returncode == 2 and f"{bad}:2".encode() in proc.stderr
+    result = run_cli("annotate", "import", "--store", tmp_path / "s.sqlite", bad)
+    assert result.code == 2 and f"{bad}:2" in result.err
 
 
 def test_export_of_a_missing_store_is_one_line(tmp_path):
-    proc = run_cli("annotate", "export", "--store", tmp_path / "nope.sqlite", "--out", tmp_path / "o.jsonl")
-    assert proc.returncode == 2 and proc.stderr.count(b"\n") == 1 and b"nope.sqlite" in proc.stderr
+    result = run_cli("annotate", "export", "--store", tmp_path / "nope.sqlite", "--out", tmp_path / "o.jsonl")
+    assert result.code == 2 and result.err.count("\n") == 1 and "nope.sqlite" in result.err
 
 
 def test_a_bad_input_file_is_named_with_its_line_and_skipped(articles, tmp_path):
@@ -197,8 +197,8 @@ def test_a_port_in_use_is_one_line(articles, tmp_path):
         holder.bind(("127.0.0.1", 0))
         holder.listen()
         port = holder.getsockname()[1]
-        proc = run_cli("annotate", articles, "--store", tmp_path / "s.sqlite", "--no-model", "--port", port)
-    assert proc.returncode == 2 and proc.stderr.count(b"\n") == 1 and b"another --port" in proc.stderr
+        result = run_cli("annotate", articles, "--store", tmp_path / "s.sqlite", "--no-model", "--port", port)
+    assert result.code == 2 and result.err.count("\n") == 1 and "another --port" in result.err
 
 
 def test_off_loopback_needs_a_token():
@@ -253,7 +253,7 @@ def test_background_refit_reorders_the_queue(articles, tmp_path, order):
 
 
 def test_export_feeds_data_build_and_train(tmp_path):
-    from tagging_support import REPO
+    from support.paths import REPO
 
     store = tmp_path / "s.sqlite"
     s = open_session([str(REPO / "seeds")], store, "alice")  # the seed article, by the project's segmenter
@@ -266,10 +266,10 @@ def test_export_feeds_data_build_and_train(tmp_path):
     assert export_labels(s.store, out, TASKS).written == 119
     first = json.loads(out.read_text().splitlines()[0])
     assert first["id"] == s.ids[0] and first["stance"] == "none"
-    proc = run_cli("data", "build", "--seeds", REPO / "seeds", "--sentences", tmp_path / "sentences.jsonl",
-                   "--labels", out)
-    assert proc.returncode == 0, proc.stderr
-    proc = run_cli("train", "--family", "tfidf-logreg", "--data", out, "--no-track", "--export", tmp_path / "m",
-                   "--config", "none")
-    assert proc.returncode == 0, proc.stderr
+    result = run_cli("data", "build", "--seeds", REPO / "seeds", "--sentences", tmp_path / "sentences.jsonl",
+                     "--labels", out)
+    assert result.code == 0, result.err
+    result = run_cli("train", "--family", "tfidf-logreg", "--data", out, "--no-track", "--export", tmp_path / "m",
+                     "--config", "none")
+    assert result.code == 0, result.err
     assert (tmp_path / "m" / "manifest.json").is_file()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from tagging_support import run_cli
+from support.cli import run_cli
 
 from stanceframe.annotate.agreement import agreement, cohen_kappa, disagreements
 from stanceframe.annotate.store import Store
@@ -54,9 +54,9 @@ def test_pairs_and_alpha_by_hand(store):
 
 
 def test_agreement_command_prints_the_figures(store):
-    proc = run_cli("agreement", "--store", store.path)
-    assert proc.returncode == 0, proc.stderr
-    out = proc.stdout.decode()
+    result = run_cli("agreement", "--store", store.path)
+    assert result.code == 0, result.err
+    out = result.out
     assert re.search(r"stance\s+alice\s+bob\s+4\s+3\s+0\.636", out)
     assert re.search(r"stance\s+alice\s+carol\s+2\s+2\s+n/a", out)
     assert re.search(r"stance\s+3\s+4\s+0\.710", out)

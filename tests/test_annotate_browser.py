@@ -11,12 +11,12 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from annotate_support import Server, write_articles
-from tagging_support import run_cli
+from support.annotate import Server, write_articles
+from support.chromium import CHROMIUM
+from support.cli import run_cli
 
 pytestmark = [pytest.mark.chromium, pytest.mark.slow]
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
 
 
@@ -121,9 +121,9 @@ def test_label_ten_sentences_by_keyboard_undo_reload_and_export(tmp_path, browse
     assert undone == [("beta-p2-s3", "accept")]
 
     out = tmp_path / "labels.jsonl"
-    proc = run_cli("annotate", "export", "--store", store, "--out", out)
-    assert proc.returncode == 0, proc.stderr
+    result = run_cli("annotate", "export", "--store", store, "--out", out)
+    assert result.code == 0, result.err
     rows = [json.loads(line) for line in out.read_text().splitlines()]
     assert [r["id"] for r in rows] == seen[:10]
     assert {(r["id"], r["stance"], r["framing"]) for r in rows} >= {("beta-p2-s3", "none", "russian")}
-    assert run_cli("data", "stats", out).returncode == 0
+    assert run_cli("data", "stats", out).code == 0

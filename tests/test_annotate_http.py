@@ -10,8 +10,8 @@ import sqlite3
 import threading
 
 import pytest
-from annotate_support import Server, write_articles
-from tagging_support import run_cli
+from support.annotate import Server, write_articles
+from support.cli import run_cli
 
 pytestmark = pytest.mark.slow
 
@@ -105,8 +105,8 @@ def test_off_loopback_a_token_is_generated_and_printed(tmp_path, articles):
 
 
 def test_a_short_token_is_one_line_exit_2(tmp_path, articles):
-    proc = run_cli("annotate", articles, "--store", tmp_path / "t.sqlite", "--host", "0.0.0.0", "--token", "abc")
-    assert proc.returncode == 2 and proc.stderr.count(b"\n") == 1 and b"--token" in proc.stderr
+    result = run_cli("annotate", articles, "--store", tmp_path / "t.sqlite", "--host", "0.0.0.0", "--token", "abc")
+    assert result.code == 2 and result.err.count("\n") == 1 and "--token" in result.err
 
 
 def test_kill_9_between_two_labels_loses_nothing(tmp_path, articles, model_dir):
@@ -172,13 +172,13 @@ def test_two_annotators_at_once_on_one_store(tmp_path, articles, model_dir):
             srv.stop()
     got = answers(store)
     assert {a for a, *_ in got} == {"alice", "bob"} and len(got) == 24
-    proc = run_cli("agreement", "--store", store)
-    assert proc.returncode == 0, proc.stderr
-    out = proc.stdout.decode()
+    result = run_cli("agreement", "--store", store)
+    assert result.code == 0, result.err
+    out = result.out
     assert re.search(r"stance\s+alice\s+bob\s+6\s+4\s", out) and re.search(r"framing\s+alice\s+bob\s+6\s+6\s+1\.000", out)
     out_file = tmp_path / "labels.jsonl"
-    proc = run_cli("annotate", "export", "--store", store, "--out", out_file)
-    assert proc.returncode == 0 and b"2 left out because annotators disagree" in proc.stderr
+    result = run_cli("annotate", "export", "--store", store, "--out", out_file)
+    assert result.code == 0 and "2 left out because annotators disagree" in result.err
     assert len(out_file.read_text().splitlines()) == 4
 
 
@@ -192,7 +192,7 @@ def test_review_escapes_article_text_and_adjudicates(tmp_path, articles):
                                  "framing": "neutral"})]
             (tmp_path / f"{who}.jsonl").write_text("\n".join(lines) + "\n")
             assert run_cli("annotate", "import", "--store", store, "--annotator", who,
-                           tmp_path / f"{who}.jsonl").returncode == 0
+                           tmp_path / f"{who}.jsonl").code == 0
         _, _, review = srv.request("GET", "/review")
         assert b"&lt;script&gt;alert(1)&lt;/script&gt;" in review and b"<script>alert" not in review
         status, _, _ = srv.post("/api/adjudicate", {"id": target, "task": "stance", "label": "none"})
@@ -201,7 +201,7 @@ def test_review_escapes_article_text_and_adjudicates(tmp_path, articles):
     finally:
         srv.stop()
     out = tmp_path / "labels.jsonl"
-    assert run_cli("annotate", "export", "--store", store, "--out", out).returncode == 0
+    assert run_cli("annotate", "export", "--store", store, "--out", out).code == 0
     rows = [json.loads(line) for line in out.read_text().splitlines()]
     assert [(r["id"], r["stance"]) for r in rows] == [(target, "none")]
     assert "<script>alert(1)</script>" in rows[0]["text"]  # data files keep the exact text

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 
-from tagging_support import REPO, run_cli
+from support.cli import run_cli
+from support.paths import REPO
 
 from stanceframe.benchmarks.active_learning import ALSettings, labels_needed, run_active_learning, split_by_article
 
@@ -42,5 +43,5 @@ def test_a_short_run_on_the_written_corpus(tmp_path):
 
 
 def test_the_command_refuses_a_batch_above_the_end(tmp_path):
-    proc = run_cli("benchmark", "active-learning", "--batch", "50", "--max-labels", "20", "--out", tmp_path)
-    assert proc.returncode == 2 and b"--max-labels" in proc.stderr
+    result = run_cli("benchmark", "active-learning", "--batch", "50", "--max-labels", "20", "--out", tmp_path)
+    assert result.code == 2 and "--max-labels" in result.err

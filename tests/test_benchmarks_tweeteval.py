@@ -64,6 +64,7 @@ def test_published_results_come_from_the_folder_readme(tiny_tweeteval):
     assert published_results(tiny_tweeteval) == {"TimeLMs-2021 (twitter-roberta)": 72.9, "SVM": 67.3, "LSTM": 59.4}
 
 
+@pytest.mark.slow  # grids of four families with MiniLM embeddings, cross-validation and MLflow runs
 def test_benchmark_tweeteval_end_to_end(project, capsys, tiny_tweeteval):
     out = project / "out" / "bench"
     code = cli.main(["benchmark", "tweeteval", "--data", str(tiny_tweeteval), "--families",

@@ -17,7 +17,7 @@ from stanceframe.evaluate import (
 )
 from stanceframe.experiments import build_estimator
 
-from conftest import REPO
+from support.paths import REPO
 
 
 def test_task_metrics_by_hand():

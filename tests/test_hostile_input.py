@@ -24,8 +24,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from support.cli import run_cli, run_process
+from support.paths import STANCEFRAME
+from support.tagging import ARTICLE, read_jsonl, write_jsonl
+
 from stanceframe import cli
-from tagging_support import ARTICLE, STANCEFRAME, read_jsonl, run_cli, write_jsonl
 
 
 def run(capsys, *argv) -> tuple[int, str, str]:
@@ -276,10 +279,10 @@ def test_a_second_writer_on_one_out_is_refused(tmp_path, model_dir):
             time.sleep(0.1)
         assert lock.read_text().strip() == str(first.pid)
         for extra in ([], ["--resume"]):
-            second = run_cli("tag", "-", "--model", model_dir, "--out", out, *extra, input=b"Moscow warned.")
-            assert second.returncode == 2, second.stderr.decode()
-            assert f"another stanceframe tag (pid {first.pid}) is writing it" in second.stderr.decode()
-            assert b"Traceback" not in second.stderr
+            second = run_cli("tag", "-", "--model", model_dir, "--out", out, *extra, stdin=b"Moscow warned.")
+            assert second.code == 2, second.err
+            assert f"another stanceframe tag (pid {first.pid}) is writing it" in second.err
+            assert "Traceback" not in second.err
         first.stdin.write(b'{"id": "s2", "text": "Moscow warned Seoul."}\n')
         first.stdin.close()
         assert first.wait(120) == 0, first.stderr.read().decode()
@@ -606,7 +609,7 @@ def test_a_large_stdin_is_tagged_in_parts(tmp_path, model_dir):
 
     text = big_text(tmp_path / "big.txt", 1.6, blank_lines=True)
     data = text.encode("utf-8") + b" Caf\xe9."  # not UTF-8 at the very end: the warning names stdin
-    proc = run_cli("tag", "-", "--model", model_dir, input=data)
+    proc = run_process("tag", "-", "--model", model_dir, input=data)  # more than a pipe holds: a process
     assert proc.returncode == 0, proc.stderr.decode()
     rows = [json.loads(line) for line in proc.stdout.decode().splitlines()]
     whole = Document("stdin", data.decode("cp1252"))

@@ -10,10 +10,12 @@ import struct
 import pytest
 from bs4 import BeautifulSoup
 
+from support.chromium import chromium
+from support.cli import run_cli
+
 from stanceframe.corpus import Document
 from stanceframe.report import format_table, label_colors, render_inspection_html, sentence_table
 from stanceframe.tagging import ArticleTags
-from tagging_support import build_model, chromium, run_cli
 
 HOSTILE = "<script>alert(1)</script>"
 ARTICLE = (
@@ -120,17 +122,16 @@ def test_page_layout_one_highlight_per_sentence_and_chart():
 
 
 @pytest.fixture(scope="module")
-def rendered(tmp_path_factory):
+def rendered(tmp_path_factory, model_dir):
     """`tag` JSONL and the `inspect --html` page of one article, with the same model."""
     tmp = tmp_path_factory.mktemp("inspect")
-    model = build_model(tmp / "model")
     (tmp / "article.txt").write_text(ARTICLE, encoding="utf-8")
-    tagged = run_cli("tag", tmp / "article.txt", "--model", model)
-    assert tagged.returncode == 0, tagged.stderr.decode()
+    tagged = run_cli("tag", tmp / "article.txt", "--model", model_dir)
+    assert tagged.code == 0, tagged.err
     page = tmp / "page.html"
-    inspected = run_cli("inspect", tmp / "article.txt", "--model", model, "--html", page)
-    assert inspected.returncode == 0, inspected.stderr.decode()
-    rows = [json.loads(line) for line in tagged.stdout.decode().splitlines()]
+    inspected = run_cli("inspect", tmp / "article.txt", "--model", model_dir, "--html", page)
+    assert inspected.code == 0, inspected.err
+    rows = [json.loads(line) for line in tagged.out.splitlines()]
     return tmp, page, rows
 
 

@@ -11,7 +11,8 @@ import pytest
 
 from stanceframe.cli import main
 
-from conftest import VENV_BIN, free_port, wait_http
+from support.net import free_port, wait_http
+from support.paths import VENV_BIN
 
 TEXTS = [
     ("r1", "Seoul will reconsider the issue of arms supply to Ukraine."),

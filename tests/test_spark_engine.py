@@ -16,12 +16,13 @@ import sys
 from pathlib import Path
 
 import pytest
+from support.cli import run_cli, run_process
+from support.tagging import corpus_records, gold_sentences, read_jsonl, write_jsonl
 
 from stanceframe.errors import StanceframeError
 from stanceframe.models.loading import model_classes
 from stanceframe.tagging import run_tag
 from stanceframe.tagging.rows import sentence_columns
-from tagging_support import corpus_records, gold_sentences, read_jsonl, run_cli, write_jsonl
 
 spark_test = pytest.mark.spark
 TOLERANCE = 1e-9
@@ -311,8 +312,8 @@ def test_without_pyspark_the_spark_engine_is_a_one_line_error(tmp_path):
 
 def test_spark_options_need_the_spark_engine(tmp_path, model_dir):
     (tmp_path / "a.txt").write_text("Seoul refused lethal aid.", encoding="utf-8")
-    proc = run_cli("tag", tmp_path / "a.txt", "--model", model_dir, "--partition-by", "date")
-    assert proc.returncode == 2 and b"--partition-by and --master need --engine spark" in proc.stderr
+    result = run_cli("tag", tmp_path / "a.txt", "--model", model_dir, "--partition-by", "date")
+    assert result.code == 2 and "--partition-by and --master need --engine spark" in result.err
 
 
 @spark_test
@@ -324,8 +325,9 @@ def test_cli_engine_spark_with_relative_paths(tmp_path, model_dir):
     for rec in corpus_records(6, seed=4):
         (tmp_path / "in" / f"{rec['id']}.txt").write_text(rec["text"], encoding="utf-8")
     (tmp_path / "in" / "broken.txt").write_bytes(b"\x00\x00")
-    proc = run_cli("tag", "--engine", "spark", "--master", "local[2]", "in", "--model", model_dir,
-                   "--out", "out", "--partition-by", "source", "--quiet", cwd=tmp_path)
+    # a process of its own: the JVM resolves relative paths against its own working folder
+    proc = run_process("tag", "--engine", "spark", "--master", "local[2]", "in", "--model", model_dir,
+                       "--out", "out", "--partition-by", "source", "--quiet", cwd=tmp_path)
     err = proc.stderr.decode()
     assert proc.returncode == 1, err
     assert "skipped in/broken.txt: binary file (NUL bytes), not text" in err.splitlines()

@@ -9,13 +9,13 @@ import math
 
 import pandas as pd
 import pytest
+from support.tagging import ARTICLE, corpus_records, read_jsonl, write_jsonl
 
 from stanceframe.corpus import MAX_SENTENCE_CHARS, Document, segment
 from stanceframe.errors import ModelFolderError, StanceframeError
 from stanceframe.models.loading import load_model
 from stanceframe.tagging import Tagger, run_tag
 from stanceframe.tagging.rows import article_columns, article_row, sentence_columns
-from tagging_support import ARTICLE, corpus_records, read_jsonl, write_jsonl
 
 
 

@@ -7,11 +7,11 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
-from conftest import free_port
+from support.net import free_port
+from support.paths import STANCEFRAME
 
 # two articles: six and five sentences, in paragraphs
 ARTICLE_A = (
@@ -43,7 +43,7 @@ class Server:
         self.host = host
         self.log = open(cwd / f"server-{self.port}.log", "w")
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-        cmd = [sys.executable, "-m", "stanceframe", "annotate", *map(str, args), "--port", str(self.port)]
+        cmd = [*STANCEFRAME, "annotate", *map(str, args), "--port", str(self.port)]
         self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT, cwd=cwd, env=env,
                                      start_new_session=True)
         self.logfile = Path(self.log.name)

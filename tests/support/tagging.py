@@ -1,21 +1,14 @@
-"""Helpers shared by the tag / inspect / report tests: a real tfidf-logreg model folder
-trained on the repo's gold data, generated articles, and headless Chromium."""
+"""Data for the tag / inspect / report tests: a real tfidf-logreg model folder trained on
+the repo's gold data, generated articles, JSON Lines files."""
 
 from __future__ import annotations
 
 import json
-import os
 import random
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
-import pytest
+from support.paths import REPO
 
-REPO = Path(__file__).resolve().parents[1]
-STANCEFRAME = [sys.executable, "-m", "stanceframe"]
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 # a short article of three paragraphs: restraint, a two-sentence paragraph, Russian framing
 ARTICLE = (
     "Seoul refuses lethal aid.\n\n"
@@ -63,20 +56,3 @@ def write_jsonl(path: Path, records: list[dict]) -> Path:
 
 def read_jsonl(path: Path) -> list[dict]:
     return [json.loads(line) for line in Path(path).read_text(encoding="utf-8").splitlines() if line.strip()]
-
-
-def run_cli(*args, input: bytes | None = None, cwd=None, timeout: float = 300) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    return subprocess.run([*STANCEFRAME, *map(str, args)], input=input, capture_output=True, cwd=cwd,
-                          timeout=timeout, env=env)
-
-
-def chromium(tmp_path: Path, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
-    """Headless Chromium with a fresh profile and no background network traffic."""
-    if not Path(CHROMIUM).exists():
-        pytest.skip("chromium is not installed (/usr/bin/chromium); CI installs Debian's chromium package")
-    profile = tmp_path / f"chromium-profile-{len(list(tmp_path.glob('chromium-profile-*')))}"
-    cmd = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-           "--no-first-run", "--disable-component-update", "--disable-sync", "--disable-extensions",
-           "--hide-scrollbars", f"--user-data-dir={profile}", *args]
-    return subprocess.run(cmd, capture_output=True, timeout=timeout, text=True)
