@@ -9,7 +9,7 @@ export MLFLOW_DISABLE_TELEMETRY := true
 export TOKENIZERS_PARALLELISM := false
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: run test install check-system default-model compare bench clean
+.PHONY: run test test-fast install check-system default-model compare bench clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -66,6 +66,12 @@ bench: install
 
 test: install check-system
 	$(PY) -m pytest -q
+
+# The unit tier for contributors: no test that trains a transformer, starts a server, Spark or Chromium
+# (markers in pyproject.toml); under 2 minutes on 2 cores. `make test` (the full suite) is what CI runs.
+FAST_MARKERS := not slow and not spark and not mlflow_server and not chromium
+test-fast: install
+	$(PY) -m pytest -q -m "$(FAST_MARKERS)"
 
 clean:
 	rm -rf $(VENV) out

@@ -480,7 +480,7 @@ def test_batches_predicted_side_by_side_give_the_rows_of_one_at_a_time():
     from stanceframe.tagging.parallel import torch_threads
 
     model = untrained_finetune_bundle({"stance": ["none", "restraint", "support"], "framing": ["neutral", "western"]})
-    texts = [r["text"] for r in corpus_records(40, paragraphs=1, per_paragraph=3)] + ["Short.", "A bit longer one."]
+    texts = [r["text"] for r in corpus_records(20, paragraphs=1, per_paragraph=3)] + ["Short.", "A bit longer one."]
     tagger = Tagger(model, batch_size=8)
     with torch_threads(1):
         tagger.inference_threads = 1
