@@ -18,7 +18,7 @@ import shutil  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from support.net import start_mlflow_server, stop  # noqa: E402
+from support.net import start_mlflow_server, stop_server  # noqa: E402
 from support.paths import REPO  # noqa: E402
 
 
@@ -40,7 +40,7 @@ def mlflow_server(tmp_path_factory):
     """A real `mlflow server` on 127.0.0.1 with a sqlite store and local artifacts."""
     proc, uri = start_mlflow_server(tmp_path_factory.mktemp("mlflow-server"))
     yield uri
-    stop(proc)
+    stop_server(proc)
 
 
 @pytest.fixture

@@ -10,12 +10,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from support.paths import REPO
 
 from stanceframe.dataset import build_seed_set, grouped_folds, load_labelled, load_many
 from stanceframe.errors import DataFileError, UnlabelledSentencesError
 from stanceframe.schema import SCHEMA_ENV, load_schema
 
-REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(autouse=True)

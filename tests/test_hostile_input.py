@@ -11,7 +11,6 @@ user mistake, 3 an internal error)."""
 from __future__ import annotations
 
 import csv
-import io
 import json
 import os
 import shutil

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
+from support.paths import REPO
 
 from stanceframe.errors import SchemaError
 from stanceframe.schema import SCHEMA_ENV, Schema, default_schema_path, load_schema
 
-REPO = Path(__file__).resolve().parents[1]
 
 SMALL_SCHEMA = """
 [tasks.tone]

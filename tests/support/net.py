@@ -49,7 +49,7 @@ def start_mlflow_server(root: Path) -> tuple[subprocess.Popen, str]:
     return proc, uri
 
 
-def stop(proc: subprocess.Popen) -> None:
+def stop_server(proc: subprocess.Popen) -> None:
     """SIGTERM, then SIGKILL after 15 s."""
     proc.terminate()
     try:
