@@ -17,7 +17,6 @@ import shutil  # noqa: E402
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
-
 from support.net import start_mlflow_server, stop_server  # noqa: E402
 from support.paths import REPO  # noqa: E402
 

@@ -17,7 +17,6 @@ from stanceframe.errors import DataFileError, UnlabelledSentencesError
 from stanceframe.schema import SCHEMA_ENV, load_schema
 
 
-
 @pytest.fixture(autouse=True)
 def _committed_schema(monkeypatch):
     monkeypatch.delenv(SCHEMA_ENV, raising=False)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from support.paths import REPO
 
 from stanceframe.dataset import grouped_folds, load_labelled
 from stanceframe.evaluate import (
@@ -16,8 +17,6 @@ from stanceframe.evaluate import (
     task_metrics,
 )
 from stanceframe.experiments import build_estimator
-
-from support.paths import REPO
 
 
 def test_task_metrics_by_hand():

@@ -22,7 +22,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from support.cli import run_cli, run_process
 from support.paths import STANCEFRAME
 from support.tagging import ARTICLE, read_jsonl, write_jsonl

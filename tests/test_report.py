@@ -9,7 +9,6 @@ import struct
 
 import pytest
 from bs4 import BeautifulSoup
-
 from support.chromium import chromium
 from support.cli import run_cli
 

@@ -8,7 +8,6 @@ from support.paths import REPO
 from stanceframe.errors import SchemaError
 from stanceframe.schema import SCHEMA_ENV, Schema, default_schema_path, load_schema
 
-
 SMALL_SCHEMA = """
 [tasks.tone]
 description = "How the sentence sounds"

@@ -8,11 +8,10 @@ import subprocess
 import urllib.request
 
 import pytest
-
-from stanceframe.cli import main
-
 from support.net import free_port, wait_http
 from support.paths import VENV_BIN
+
+from stanceframe.cli import main
 
 TEXTS = [
     ("r1", "Seoul will reconsider the issue of arms supply to Ukraine."),

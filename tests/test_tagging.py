@@ -18,7 +18,6 @@ from stanceframe.tagging import Tagger, run_tag
 from stanceframe.tagging.rows import article_columns, article_row, sentence_columns
 
 
-
 def tag(paths, model, **kwargs):
     """run_tag to an in-memory stdout; returns (summary, rows, stderr text)."""
     out, err = io.BytesIO(), io.StringIO()

@@ -57,9 +57,9 @@ def test_unreachable_server_cli_has_no_traceback(project):
 
 @pytest.mark.mlflow_server
 def test_compare_logs_runs_metrics_artifacts_and_registers_champion(project, mlflow_server, capsys):
-    from mlflow import MlflowClient
-
     import time
+
+    from mlflow import MlflowClient
 
     config = _write_config(project, "sf-compare")
     started_ms = int(time.time() * 1000)

@@ -48,7 +48,7 @@ class Server:
                                      start_new_session=True)
         self.logfile = Path(self.log.name)
 
-    def start(self) -> "Server":
+    def start(self) -> Server:
         """Wait until the server answers (any status: with a token it refuses the probe)."""
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:

@@ -1,5 +1,5 @@
 """The ``stanceframe`` command for tests: :func:`run_cli` calls ``stanceframe.cli.main`` in
-this process (stdin, stdout, stderr, cwd and the environment swapped in and put back);
+this process (stdin, stdout, stderr, sys.argv, cwd and the environment swapped in and put back);
 :func:`run_process` starts it as a separate process, for what needs one (kill -9, a second
 process holding a lock, a closed stdin, a stdin larger than a pipe holds)."""
 
@@ -10,7 +10,6 @@ import io
 import os
 import subprocess
 import sys
-from contextlib import chdir
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -55,19 +54,24 @@ def run_cli(*args, stdin: bytes | None = None, cwd: Path | str | None = None) ->
     in the real command. ``stdin``: bytes on a real pipe (up to the pipe's size)."""
     from stanceframe.cli import main
 
+    argv = [str(a) for a in args]
     out, err = _stream(), _stream()
     inp = _pipe_holding(stdin) if stdin is not None else sys.stdin
-    saved_streams = sys.stdin, sys.stdout, sys.stderr
-    saved_env = dict(os.environ)
+    saved_streams, saved_argv = (sys.stdin, sys.stdout, sys.stderr), sys.argv
+    saved_cwd, saved_env = os.getcwd(), dict(os.environ)
     sys.stdin, sys.stdout, sys.stderr = inp, out, err
+    sys.argv = ["stanceframe", *argv]  # `benchmark speed` writes its own command line into its report
     try:
-        with chdir(cwd or os.getcwd()):
-            try:
-                code = main([str(a) for a in args])
-            except SystemExit as exc:  # argparse: --help, usage errors
-                code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 2)
+        if cwd is not None:
+            os.chdir(cwd)
+        try:
+            code = main(argv)
+        except SystemExit as exc:  # argparse: --help, usage errors
+            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 2)
     finally:
         sys.stdin, sys.stdout, sys.stderr = saved_streams
+        sys.argv = saved_argv
+        os.chdir(saved_cwd)
         os.environ.clear()
         os.environ.update(saved_env)
         if inp is not saved_streams[0]:

@@ -45,7 +45,7 @@ def start_mlflow_server(root: Path) -> tuple[subprocess.Popen, str]:
         wait_http(uri + "/health")
     except TimeoutError:
         proc.kill()
-        raise RuntimeError("mlflow server did not start:\n" + (root / "server.log").read_text()[-3000:])
+        raise RuntimeError("mlflow server did not start:\n" + (root / "server.log").read_text()[-3000:]) from None
     return proc, uri
 
 
