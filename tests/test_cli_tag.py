@@ -102,12 +102,14 @@ def test_exit_2_without_any_input(tmp_path, model_dir):
     assert empty.code == 2 and "PATH" in empty.err
 
 
-def test_default_model_is_models_default(tmp_path, model_dir):
+def test_default_model_is_models_default(tmp_path, model_dir, monkeypatch):
     (tmp_path / "data").mkdir()  # a project folder
     (tmp_path / "a.txt").write_text(ARTICLE, encoding="utf-8")
+    monkeypatch.setattr("stanceframe.paths.checkout_root", lambda: None)  # no checkout to fall back on,
+    monkeypatch.setattr("stanceframe.paths.SHIPPED", tmp_path / "shipped")  # nor a shipped default
     missing = run_cli("tag", "a.txt", cwd=tmp_path)
     assert missing.code == 2
-    assert "stanceframe train --family tfidf-logreg --export models/default" in missing.err
+    assert "no default model yet; create it with `make default-model`" in missing.err
     shutil.copytree(model_dir, tmp_path / "models" / "default")
     found = run_cli("tag", "a.txt", cwd=tmp_path)
     assert found.code == 0 and len(found.out.splitlines()) == 4

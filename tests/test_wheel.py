@@ -12,10 +12,10 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from support.paths import REPO
 
 from stanceframe import __version__
 
-REPO = Path(__file__).resolve().parents[1]
 ARTICLE = REPO / "seeds" / "seed-korea-ww3.txt"
 
 
