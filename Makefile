@@ -67,8 +67,9 @@ bench: install
 test: install check-system
 	$(PY) -m pytest -q
 
-# The unit tier for contributors: no test that trains a transformer, starts a server, Spark or Chromium
-# (markers in pyproject.toml); under 2 minutes on 2 cores. `make test` (the full suite) is what CI runs.
+# The unit tier for contributors, under 2 minutes on 2 cores: leaves out the tests marked slow (transformer
+# training, servers, kill -9, whole benchmarks), spark, mlflow_server and chromium (pyproject.toml's
+# markers). Needs no system packages. `make test`, the full suite, is what CI runs.
 FAST_MARKERS := not slow and not spark and not mlflow_server and not chromium
 test-fast: install
 	$(PY) -m pytest -q -m "$(FAST_MARKERS)"

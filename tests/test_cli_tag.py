@@ -1,7 +1,7 @@
 """`stanceframe tag` / `stanceframe inspect` as a user runs them: exit codes, messages,
 stdout/stderr, progress bar, and --resume after kill -9. The command runs in this process
-(:func:`support.cli.run_cli`) except where a test needs a process of its own: a real stdin
-pipe and a run killed with SIGKILL."""
+(:func:`support.cli.run_cli`: stdin on a real pipe, stderr on a pseudo-terminal where a test
+needs one) except the runs killed with SIGKILL, which need a process of their own."""
 
 from __future__ import annotations
 
