@@ -111,7 +111,7 @@ def test_label_ten_sentences_by_keyboard_undo_reload_and_export(tmp_path, browse
         srv.stop()
 
     with sqlite3.connect(store) as db:
-        answers = dict(((s, t), l) for s, t, l in db.execute("SELECT sentence_id, task, label FROM answers "
+        answers = dict(((s, t), label) for s, t, label in db.execute("SELECT sentence_id, task, label FROM answers "
                                                              "WHERE annotator = 'dana'"))
         undone = db.execute("SELECT sentence_id, action FROM presses WHERE undone = 1").fetchall()
     assert len({s for s, _ in answers}) == 10 and len(answers) == 20

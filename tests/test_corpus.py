@@ -486,7 +486,7 @@ def test_unreadable_path_is_skipped_not_raised(tmp_path):
 
 
 def test_read_stdin_text_and_jsonl():
-    [doc] = list(read_stdin(stream=io.BytesIO("Seoul weighs arms. Kyiv waits.".encode())))
+    [doc] = list(read_stdin(stream=io.BytesIO(b"Seoul weighs arms. Kyiv waits.")))
     assert doc.doc_id == "stdin"
     assert texts(doc.text) == ["Seoul weighs arms.", "Kyiv waits."]
     lines = io.BytesIO((json.dumps({"id": "a", "text": "One."}) + "\n" + json.dumps({"id": "b", "text": "Two."}) + "\n").encode())

@@ -252,7 +252,7 @@ def test_grouped_folds_are_deterministic_for_a_seed():
 def test_grouped_folds_are_stratified():
     labels, groups = _grouped_data()
     y = np.asarray(labels)
-    for train, test in grouped_folds(labels, groups, n_splits=5, n_repeats=3, seed=0):
+    for _train, test in grouped_folds(labels, groups, n_splits=5, n_repeats=3, seed=0):
         counts = Counter(y[test].tolist())
         assert set(counts) == {"support", "restraint", "none"}
         # 18 test sentences per fold, 6 per class when perfectly stratified; allow one group off

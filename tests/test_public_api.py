@@ -10,7 +10,6 @@ import pytest
 import stanceframe as sf
 
 
-
 def test_public_names_resolve_and_are_listed():
     for name in sf.__all__:
         assert getattr(sf, name) is not None

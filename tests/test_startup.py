@@ -9,9 +9,7 @@ import json
 import subprocess
 import sys
 
-from pathlib import Path
-
-REPO = Path(__file__).resolve().parents[1]
+from support.paths import REPO
 
 HEAVY = ("sklearn", "pandas", "scipy.stats", "torch", "mlflow", "matplotlib", "transformers", "pyarrow")
 

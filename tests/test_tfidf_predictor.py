@@ -9,18 +9,17 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 from sklearn.feature_extraction.text import TfidfVectorizer
+from support.paths import REPO
 
 from stanceframe.models import make_estimator
 from stanceframe.models.bundle import ModelBundle
 from stanceframe.models.ngram_tfidf import NgramTfidf, row_sums_in_order
 from stanceframe.models.tfidf_predictor import TfidfPredictor
 
-REPO = Path(__file__).resolve().parents[1]
 HOSTILE = ["", " ", "   \t\n  ", "\n", "a", "a b c", "I", "x y", "ab", " a ", "Ünïcödé wörds ÄÖ", "café naïve résumé",
            "ΣΑΣ ΟΔΟΣ Σ", "İstanbul ß ﬁ", "中文句子没有空格。東京", "emoji 🙂🚀 mixed🙂words", "tab\tseparated\twords",
            "new\nlines\r\nand\x0bvertical\x0cfeeds", "nbsp\u00a0and\u2003em\u3000ideographic", "x" * 3000,
