@@ -9,7 +9,7 @@ export MLFLOW_DISABLE_TELEMETRY := true
 export TOKENIZERS_PARALLELISM := false
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: run test test-fast install check-system default-model compare bench clean
+.PHONY: run test test-fast lint install check-system default-model compare bench clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -73,6 +73,10 @@ test: install check-system
 FAST_MARKERS := not slow and not spark and not mlflow_server and not chromium
 test-fast: install
 	$(PY) -m pytest -q -m "$(FAST_MARKERS)"
+
+# ruff with the configuration in pyproject.toml ([tool.ruff]); clean on the whole tree.
+lint: install
+	$(VENV)/bin/ruff check .
 
 clean:
 	rm -rf $(VENV) out
