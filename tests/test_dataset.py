@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 from support.paths import REPO
 
-from stanceframe.dataset import build_seed_set, grouped_folds, load_labelled, load_many
+from stanceframe.data_build import build_seed_set
+from stanceframe.dataset import grouped_folds, load_labelled, load_many
 from stanceframe.errors import DataFileError, UnlabelledSentencesError
 from stanceframe.schema import SCHEMA_ENV, load_schema
 
@@ -384,7 +385,7 @@ def _catalog_row(doc_id, **extra):
 
 
 def test_build_corpora_validates_two_corpora_and_writes_their_sentences(tmp_path):
-    from stanceframe.dataset import build_corpora
+    from stanceframe.data_build import build_corpora
 
     seed = _corpus(tmp_path, "seed", {"real.txt": "Seoul weighs shells.\n\nMoscow warned Seoul."},
                    [_label("real-p1-s1", "Seoul weighs shells.", "support"), _label("real-p2-s1", "Moscow warned Seoul.", "restraint")])
@@ -397,7 +398,7 @@ def test_build_corpora_validates_two_corpora_and_writes_their_sentences(tmp_path
 
 
 def test_build_corpora_refuses_a_sentence_text_repeated_in_another_article(tmp_path):
-    from stanceframe.dataset import build_corpora
+    from stanceframe.data_build import build_corpora
 
     seed = _corpus(tmp_path, "seed", {"real.txt": "Seoul weighs shells."}, [_label("real-p1-s1", "Seoul weighs shells.")])
     written = _corpus(tmp_path, "written", {"wire-a.txt": "A new lede.\n\nSeoul  weighs SHELLS."},
@@ -408,7 +409,7 @@ def test_build_corpora_refuses_a_sentence_text_repeated_in_another_article(tmp_p
 
 
 def test_build_corpora_allows_one_article_to_repeat_itself(tmp_path):
-    from stanceframe.dataset import build_corpora
+    from stanceframe.data_build import build_corpora
 
     seed = _corpus(tmp_path, "seed", {"real.txt": "Seoul lends shells.\n\nSeoul lends shells."},
                    [_label("real-p1-s1", "Seoul lends shells."), _label("real-p2-s1", "Seoul lends shells.")])
@@ -416,7 +417,7 @@ def test_build_corpora_allows_one_article_to_repeat_itself(tmp_path):
 
 
 def test_build_corpora_refuses_a_contrast_sentence_that_repeats_an_article(tmp_path):
-    from stanceframe.dataset import build_corpora
+    from stanceframe.data_build import build_corpora
 
     seed = _corpus(tmp_path, "seed", {"real.txt": "Seoul weighs shells."}, [_label("real-p1-s1", "Seoul weighs shells.")])
     contrast = write_lines(tmp_path / "contrast.jsonl", [rec("c1", text="Another sentence."),
@@ -426,7 +427,7 @@ def test_build_corpora_refuses_a_contrast_sentence_that_repeats_an_article(tmp_p
 
 
 def test_build_corpora_names_a_written_sentence_without_labels(tmp_path):
-    from stanceframe.dataset import build_corpora
+    from stanceframe.data_build import build_corpora
 
     written = _corpus(tmp_path, "written", {"wire-a.txt": "First.\n\nSecond one here."},
                       [_label("wire-a-p1-s1", "First.")], [_catalog_row("wire-a")])
@@ -437,7 +438,7 @@ def test_build_corpora_names_a_written_sentence_without_labels(tmp_path):
 
 
 def test_build_corpora_refuses_a_label_row_for_no_sentence(tmp_path):
-    from stanceframe.dataset import build_corpora
+    from stanceframe.data_build import build_corpora
 
     written = _corpus(tmp_path, "written", {"wire-a.txt": "First."},
                       [_label("wire-a-p1-s1", "First."), _label("wire-a-p2-s1", "Gone after an edit.")],
@@ -454,7 +455,7 @@ def test_build_corpora_refuses_a_label_row_for_no_sentence(tmp_path):
     ([_catalog_row("wire-a"), _catalog_row("wire-a")], r"catalog\.jsonl:2: doc_id 'wire-a' again \(first on line 1\)"),
 ])
 def test_build_corpora_checks_the_catalog(tmp_path, catalog, message):
-    from stanceframe.dataset import build_corpora
+    from stanceframe.data_build import build_corpora
 
     written = _corpus(tmp_path, "written", {"wire-a.txt": "First."}, [_label("wire-a-p1-s1", "First.")], catalog)
     with pytest.raises(DataFileError, match=message):

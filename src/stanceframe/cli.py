@@ -29,7 +29,7 @@ EXIT_INTERRUPTED = 130
 
 
 def cmd_data_build(args) -> int:
-    from stanceframe.dataset import build_corpora, build_seed_set
+    from stanceframe.data_build import build_corpora, build_seed_set
     from stanceframe.paths import contrast_file, corpora
 
     root = project_root()
@@ -49,7 +49,8 @@ def cmd_data_build(args) -> int:
 
 
 def cmd_data_stats(args) -> int:
-    from stanceframe.dataset import load_catalog, load_labelled
+    from stanceframe.data_build import load_catalog
+    from stanceframe.dataset import load_labelled
     from stanceframe.paths import corpora, labelled_files
     from stanceframe.report import catalog_stats_table, label_stats_table
 

@@ -1,11 +1,11 @@
-"""Loading and validating labelled files; building the seed set; grouped, stratified,
-seeded splits; conversion to ``datasets.Dataset``."""
+"""Loading and validating labelled sets (JSONL/CSV files, or ``hf:`` datasets via
+:mod:`stanceframe.hf_source`); grouped, stratified, seeded splits; conversion to
+``datasets.Dataset``."""
 
 from __future__ import annotations
 
 import hashlib
 import json
-import os
 import sys
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -14,9 +14,9 @@ from pathlib import Path
 
 import numpy as np
 
-from stanceframe.corpus import SUPPORTED_SUFFIXES, iter_records, lone_surrogate, read_documents_strict, segment
-from stanceframe.errors import DataFileError, UnlabelledSentencesError
-from stanceframe.paths import Corpus
+from stanceframe.corpus import iter_records, lone_surrogate
+from stanceframe.errors import DataFileError
+from stanceframe.hf_source import HF_PREFIX, hf_records, is_hf_spec
 from stanceframe.schema import Schema, Task, load_schema
 from stanceframe.terminal import printable
 
@@ -133,10 +133,8 @@ class LabelledSet:
 
 # --------------------------------------------------------------------------- loading
 
-HF_PREFIX = "hf:"  # --data hf:FOLDER[#split] (datasets.save_to_disk) or hf:hub/name[#split] (online)
-
-
-def _records(path: Path):
+def file_records(path: Path):
+    """The raw record lines of a labelled JSONL/CSV file (see ``corpus.iter_records``)."""
     if not path.exists():
         raise DataFileError(path, None, "file not found")
     if path.suffix.lower() not in {".jsonl", ".ndjson", ".json", ".csv"}:
@@ -144,7 +142,7 @@ def _records(path: Path):
     yield from iter_records(path)  # anything but .csv is read as JSON Lines
 
 
-def _checked(path, records):
+def checked_records(path, records):
     """(line, record) of each record; a line that could not be read, or was not UTF-8, is a
     :class:`DataFileError` (labelled text is never silently changed: the user re-encodes it)."""
     for lineno, record, error, warning in records:
@@ -155,68 +153,8 @@ def _checked(path, records):
         yield lineno, record
 
 
-def is_hf_spec(source) -> bool:
-    return isinstance(source, str) and source.startswith(HF_PREFIX)
-
-
-def _hub_offline() -> bool:
-    return any(os.environ.get(v, "").lower() in {"1", "true", "yes", "on"}
-               for v in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE"))
-
-
-def _one_line(exc: Exception) -> str:
-    first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-    return f"{type(exc).__name__}: {first[:300]}" if first else type(exc).__name__
-
-
-def load_hf_dataset(spec: str):
-    """The ``datasets.Dataset`` named by ``hf:FOLDER[#split]`` (``datasets.load_from_disk``;
-    a DatasetDict gives its ``split``, default ``train``) or, when the folder does not
-    exist and the hub is reachable, ``hf:NAME[#split]`` (``datasets.load_dataset``).
-    Offline or unreadable: a :class:`DataFileError`, one line."""
-    import datasets
-
-    ref, _, split = spec[len(HF_PREFIX):].partition("#")
-    if not ref:
-        raise DataFileError(spec, None, "expected hf:FOLDER or hf:NAME (optionally #split)")
-    folder = Path(ref).expanduser()
-    if folder.exists():
-        try:
-            ds = datasets.load_from_disk(str(folder))
-        except Exception as exc:  # noqa: BLE001 - one line naming the folder
-            raise DataFileError(spec, None, f"not a dataset saved with save_to_disk ({_one_line(exc)})") from None
-        if isinstance(ds, datasets.DatasetDict):
-            split = split or "train"
-            if split not in ds:
-                raise DataFileError(spec, None, f"no split {split!r}; the DatasetDict has: {', '.join(ds)}")
-            ds = ds[split]
-        elif split:
-            raise DataFileError(spec, None, f"a single Dataset has no splits; drop '#{split}'")
-        return ds
-    if _hub_offline():
-        raise DataFileError(spec, None, "no such folder, and the Hugging Face hub is offline (HF_HUB_OFFLINE / "
-                                        "HF_DATASETS_OFFLINE): save the dataset with save_to_disk and pass hf:FOLDER")
-    try:
-        return datasets.load_dataset(ref, split=split or "train")
-    except Exception as exc:  # noqa: BLE001 - no network, unknown name, no such split: one line
-        raise DataFileError(spec, None, f"no such folder, and the hub could not provide {ref!r} ({_one_line(exc)})") from None
-
-
-def _hf_records(spec: str):
-    """(row number from 1, record, None) for each row; ClassLabel columns give label names."""
-    import datasets
-
-    ds = load_hf_dataset(spec)
-    names = {col: feature.int2str for col, feature in ds.features.items() if isinstance(feature, datasets.ClassLabel)}
-    for i, row in enumerate(ds, start=1):
-        for col, int2str in names.items():
-            value = row.get(col)
-            if isinstance(value, int) and value >= 0:
-                row[col] = int2str(value)
-        yield i, row, None, None
-
-
 def source_stem(source) -> str:
+    """A short name for a labelled file or ``hf:`` source (its file or folder name)."""
     if is_hf_spec(source):
         ref = source[len(HF_PREFIX):].split("#")[0].rstrip("/")
         return Path(ref).name or "hf"
@@ -250,7 +188,7 @@ def load_labelled(
     path = source
     schema = schema or load_schema()
     rows = []
-    for lineno, record in _checked(path, _hf_records(source) if is_hf_spec(source) else _records(source)):
+    for lineno, record in checked_records(path, hf_records(source) if is_hf_spec(source) else file_records(source)):
         surrogate = lone_surrogate(record)
         if surrogate:  # gold text is not silently changed: the user fixes the escape
             raise DataFileError(path, lineno, f"unpaired surrogate escape {surrogate} (not Unicode text); "
@@ -413,153 +351,6 @@ def _union_schema(first: Schema, second: Schema, tasks: Sequence[str]) -> Schema
         extra = [lab for lab in b.labels if lab.name not in a.label_names]
         merged[name] = Task(a.name, a.description, a.labels + tuple(extra), a.default)
     return Schema(merged, first.path)
-
-
-# --------------------------------------------------------------------------- building the labelled corpora
-
-CATALOG_FIELDS = ("doc_id", "voice", "topic", "date", "synthetic")
-
-
-@dataclass
-class BuildReport:
-    sentences: int
-    documents: int
-    labelled: int
-    sentences_path: str
-    labels_path: str
-    name: str = "seed"
-
-
-@dataclass
-class _Built:
-    corpus: Corpus
-    sentences: list  # corpus.Sentence
-    files: dict  # doc_id -> the article file it came from
-    report: BuildReport
-
-
-def build_seed_set(seeds_dir: str | Path, sentences_path: str | Path, labels_path: str | Path,
-                   schema: Schema | None = None) -> BuildReport:
-    """Segment every file in ``seeds_dir`` into ``sentences_path`` and check that every
-    sentence carries labels on every task in ``labels_path`` (one corpus, no catalog)."""
-    corpus = Corpus("seed", Path(seeds_dir), Path(sentences_path), Path(labels_path))
-    return build_corpora([corpus], schema=schema)[0]
-
-
-def build_corpora(corpora: Sequence[Corpus], schema: Schema | None = None,
-                  also_labelled: Sequence[str | Path] = ()) -> list[BuildReport]:
-    """Segment each corpus's articles into its sentences file and validate the whole set:
-    every sentence labelled on every task with a known label (``load_labelled``), no label
-    row for a sentence that no longer exists or whose text changed, a catalog row for every
-    article where the corpus has a catalog, and no sentence text in two articles (of any
-    corpus) or in one of ``also_labelled`` (the contrast set): a repeated text would sit on
-    both sides of a split. A sentences file is written once its labels file has been read, before the labels
-    are matched to the sentences, so a new article's ids can be read from it."""
-    built = [_build_one(c, schema) for c in corpora]
-    check_unique_texts(built, also_labelled)
-    return [b.report for b in built]
-
-
-def _build_one(corpus: Corpus, schema: Schema | None) -> _Built:
-    folder = corpus.articles
-    if not folder.is_dir():
-        raise DataFileError(folder, None, "not a folder of articles" if folder.exists() else "no such folder")
-    files = sorted(f for f in folder.iterdir() if f.is_file() and f.suffix.lower() in SUPPORTED_SUFFIXES)
-    if not files:
-        raise DataFileError(folder, None, "no article files (.txt, .md, .html, .jsonl, .csv)")
-    sentences, origin = [], {}
-    for f in files:
-        for doc in read_documents_strict(f):
-            if doc.doc_id in origin:
-                raise DataFileError(f, None, f"doc id {doc.doc_id!r} is also the id of {origin[doc.doc_id]}; rename one")
-            origin[doc.doc_id] = f
-            sentences.extend(segment(doc))
-    labelled = load_labelled(corpus.labels, schema=schema) if corpus.labels.exists() else None
-    write_jsonl(corpus.sentences, (s.to_dict() for s in sentences))  # after the labels file proved readable
-    if corpus.catalog is not None:
-        check_catalog(corpus.catalog, origin)
-    by_id = {e.id: e for e in labelled.examples} if labelled else {}
-    missing = [s.id for s in sentences if s.id not in by_id]
-    changed = [s.id for s in sentences if s.id in by_id and by_id[s.id].text != s.text]
-    if missing:
-        raise UnlabelledSentencesError(missing, corpus.labels)
-    if changed:
-        raise DataFileError(corpus.labels, None, f"{len(changed)} labelled sentence(s) no longer match the segmented "
-                                                 f"text (re-check their labels): {', '.join(changed[:10])}")
-    ids = {s.id for s in sentences}
-    stale = [e for e in labelled.examples if e.id not in ids] if labelled else []
-    if stale:
-        raise DataFileError(stale[0].origin.rpartition(":")[0], int(stale[0].origin.rpartition(":")[2]),
-                            f"label for {stale[0].id!r}, which is no sentence of {folder} "
-                            f"({len(stale)} such row(s); an article was edited or removed?)")
-    report = BuildReport(len(sentences), len(origin), len(by_id), str(corpus.sentences), str(corpus.labels), corpus.name)
-    return _Built(corpus, sentences, origin, report)
-
-
-def write_jsonl(path: Path, records) -> Path:
-    """``records`` (dicts) as a JSONL file, one a line, written beside it and renamed into place."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        for record in records:
-            fh.write(json.dumps(record, ensure_ascii=False) + "\n")
-    tmp.replace(path)
-    return path
-
-
-def load_catalog(path: str | Path) -> dict[str, dict]:
-    """The written corpus's catalog: ``{doc_id: row}``, each row with ``CATALOG_FIELDS``
-    and ``synthetic: true`` (``DataFileError`` with file:line otherwise)."""
-    path = Path(path)
-    rows, lines = {}, {}
-    for lineno, record in _checked(path, _records(path)):
-        missing = [k for k in CATALOG_FIELDS if record.get(k) in (None, "")]
-        if missing:
-            raise DataFileError(path, lineno, f"missing field(s) {', '.join(missing)}")
-        if record["synthetic"] is not True:
-            raise DataFileError(path, lineno, "written articles are synthetic: set \"synthetic\": true")
-        doc = str(record["doc_id"])
-        if doc in rows:
-            raise DataFileError(path, lineno, f"doc_id {doc!r} again (first on line {lines[doc]})")
-        rows[doc], lines[doc] = {**record, "_line": lineno}, lineno
-    return rows
-
-
-def check_catalog(path: Path, articles: dict) -> None:
-    """Every article (``{doc_id: file}``) has one catalog row (``load_catalog``); every row
-    names an article."""
-    rows = load_catalog(path)
-    for doc, row in rows.items():
-        if doc not in articles:
-            raise DataFileError(path, row["_line"], f"doc_id {doc!r} names no article file")
-    absent = [d for d in articles if d not in rows]
-    if absent:
-        raise DataFileError(path, None, f"{len(absent)} article(s) have no catalog row: {', '.join(absent[:10])}")
-
-
-def _text_key(text: str) -> str:
-    return " ".join(text.split()).casefold()
-
-
-def check_unique_texts(built: Sequence[_Built], also_labelled: Sequence[str | Path] = ()) -> None:
-    """No sentence text (whitespace and case folded) in two different articles, nor in an
-    article and one of ``also_labelled``. One article may repeat itself (real pages do)."""
-    seen: dict[str, tuple[str, str]] = {}  # text -> (doc_id, where)
-    for b in built:
-        for s in b.sentences:
-            key = _text_key(s.text)
-            first = seen.setdefault(key, (s.doc_id, f"{s.id} ({b.files[s.doc_id]})"))
-            if first[0] != s.doc_id:
-                raise DataFileError(b.files[s.doc_id], None, f"sentence {s.id} repeats the text of {first[1]}: "
-                                                             f"{s.text[:80]!r}; reword one of them")
-    for path in also_labelled:
-        path = Path(path)
-        if not path.exists():
-            continue
-        for lineno, record in _checked(path, _records(path)):
-            first = seen.get(_text_key(str(record.get("text", ""))))
-            if first:
-                raise DataFileError(path, lineno, f"text repeats the article sentence {first[1]}; reword one of them")
 
 
 # --------------------------------------------------------------------------- splits

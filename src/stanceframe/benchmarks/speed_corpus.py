@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from stanceframe.benchmarks.speed_settings import SEED
-from stanceframe.dataset import write_jsonl
+from stanceframe.data_build import write_jsonl
 from stanceframe.errors import StanceframeError
 from stanceframe.paths import contrast_file, corpora
 
