@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import sys
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -18,9 +17,6 @@ from stanceframe.corpus import iter_records, lone_surrogate
 from stanceframe.errors import DataFileError
 from stanceframe.hf_source import HF_PREFIX, hf_records, is_hf_spec
 from stanceframe.schema import Schema, Task, load_schema
-from stanceframe.terminal import printable
-
-GOLD_SOURCES = {"gold"}
 
 
 @dataclass
@@ -386,7 +382,3 @@ def grouped_folds(
                     folds.append((train, test))
     return folds
 
-
-def print_notices(labelled: LabelledSet, stream=sys.stderr) -> None:
-    for notice in labelled.notices:
-        print(printable(f"notice: {notice}"), file=stream)
