@@ -14,6 +14,8 @@ import pytest
 from support.cli import run_cli
 
 from stanceframe import cli
+from stanceframe.cli import benchmarks as benchmark_commands
+from stanceframe.cli.parser import build_parser
 
 BENCH_ALIAS_LINE = ("stanceframe: `stanceframe bench` is deprecated and will be removed in the next release; "
                     "use `stanceframe benchmark speed` (same options)")
@@ -110,16 +112,16 @@ def test_bench_alias_takes_every_option_of_benchmark_speed(capsys):
     options = ["--quick", "--json", "x.json", "--sentences", "10", "--transformer-sentences", "5", "--input", "a",
                "b", "--family", "lexicon", "--family", "default", "--model", "m", "--repeats", "2",
                "--batch-size", "8", "--refit", "--no-rss", "--f1"]
-    parser = cli.build_parser()
+    parser = build_parser()
     alias = vars(parser.parse_args(["bench", *options]))
     speed = vars(parser.parse_args(["benchmark", "speed", *options]))
-    assert alias.pop("func") is cli.cmd_bench and speed.pop("func") is cli.cmd_benchmark_speed
+    assert alias.pop("func") is benchmark_commands.cmd_bench and speed.pop("func") is benchmark_commands.cmd_benchmark_speed
     assert (alias.pop("command"), speed.pop("command"), speed.pop("benchmark")) == ("bench", "benchmark", "speed")
     assert alias == speed and alias["family"] == ["lexicon", "default"] and alias["no_rss"] and alias["f1"]
 
     assert cli.main(["bench", "--family", "no-such-family", "--no-rss"]) == 2
     err = capsys.readouterr().err.splitlines()
-    assert err[0] == BENCH_ALIAS_LINE == cli.BENCH_DEPRECATED
+    assert err[0] == BENCH_ALIAS_LINE == benchmark_commands.BENCH_DEPRECATED
     assert len(err) == 2 and err[1].startswith("stanceframe: error: bench: unknown families ['no-such-family']")
     assert cli.main(["benchmark", "speed", "--family", "no-such-family", "--no-rss"]) == 2
     assert capsys.readouterr().err.splitlines() == err[1:]

@@ -27,6 +27,7 @@ from support.paths import STANCEFRAME
 from support.tagging import ARTICLE, read_jsonl, write_jsonl
 
 from stanceframe import cli
+from stanceframe.cli.exit_codes import EXIT_INTERNAL
 
 
 def run(capsys, *argv) -> tuple[int, str, str]:
@@ -93,7 +94,7 @@ def test_an_internal_error_has_its_own_exit_status(tmp_path, capsys, model_dir, 
 
     monkeypatch.setattr(ModelBundle, "predict_values", broken)
     code, out, err = run(capsys, "tag", tmp_path / "a.txt", "--model", model_dir)
-    assert code == cli.EXIT_INTERNAL == 3
+    assert code == EXIT_INTERNAL == 3
     assert err.strip().splitlines() == [
         "stanceframe: internal error: ZeroDivisionError: a bug (exit status 3; rerun with --debug for the "
         "traceback and report it)"]

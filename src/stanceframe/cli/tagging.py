@@ -1,0 +1,71 @@
+"""``stanceframe tag`` (local or Spark engine) and ``inspect`` (one article, its table and page)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from stanceframe.cli.exit_codes import EXIT_OK
+from stanceframe.cli.options import load_model_option
+from stanceframe.errors import StanceframeError
+from stanceframe.terminal import printable
+
+
+def cmd_tag(args) -> int:
+    from stanceframe.tagging import run_tag
+
+    if args.engine == "spark":
+        return cmd_tag_spark(args)
+    if args.partition_by or args.master:
+        raise StanceframeError("--partition-by and --master need --engine spark")
+    model = load_model_option(args.model)
+    try:
+        summary = run_tag(
+            args.paths, model, out=args.out, fmt=args.format or "jsonl", per=args.per, unit=args.unit,
+            text_field=args.text_field, id_field=args.id_field, batch_size=args.batch_size,
+            resume=args.resume, strict=args.strict, progress=not args.quiet and sys.stderr.isatty(),
+            target_field=args.target_field, force=args.force,
+        )
+    except KeyboardInterrupt:
+        if args.out:
+            print(f"stanceframe tag: stopped; the rows done so far are kept in {printable(args.out)}.part; "
+                  "run the same command with --resume to complete it", file=sys.stderr)
+        raise
+    print(f"stanceframe tag: {printable(summary.text())}", file=sys.stderr)
+    return summary.exit_code
+
+
+def cmd_tag_spark(args) -> int:
+    from stanceframe.spark_engine import run_spark_tag
+
+    if args.target_field:
+        raise StanceframeError("--target-field (target-aware models) works with the local engine only, "
+                               "not yet with --engine spark")
+
+    summary = run_spark_tag(
+        args.paths, args.model, out=args.out, fmt=args.format, per=args.per, unit=args.unit,
+        text_field=args.text_field, id_field=args.id_field, batch_size=args.batch_size, resume=args.resume,
+        strict=args.strict, partition_by=args.partition_by, master=args.master,
+        progress=not args.quiet and sys.stderr.isatty(),
+    )
+    print(f"stanceframe tag: {printable(summary.text())}", file=sys.stderr)
+    return summary.exit_code
+
+
+def cmd_inspect(args) -> int:
+    from stanceframe import report
+    from stanceframe.tagging import read_article, tag_article
+
+    model = load_model_option(args.model)
+    doc = read_article(args.article, text_field=args.text_field, id_field=args.id_field)
+    article = tag_article(doc, model, spec=args.model or "models/default", explain=bool(args.html or args.open),
+                          progress=sys.stderr.isatty())
+    print(report.sentence_table(article.rows, article.classes))
+    if args.html or args.open:
+        page = report.write_inspection_html(article, args.html or Path(f"{doc.doc_id}.inspect.html"))
+        print(f"inspection page: {printable(page)}", file=sys.stderr)
+        if args.open:
+            import webbrowser
+
+            webbrowser.open(page.resolve().as_uri())
+    return EXIT_OK
