@@ -1,4 +1,4 @@
-"""spark_engine.py: ``tag --engine spark`` on local[2] writes the local engine's rows,
+"""The spark package: ``tag --engine spark`` on local[2] writes the local engine's rows,
 reports bad records as the local engine does, partitions its Parquet output, reads Parquet.
 
 One SparkSession for the module (starting the JVM and the first Python workers is most of
@@ -38,7 +38,7 @@ def spark():
     pytest.importorskip("pyspark")
     if not java_available():
         pytest.skip("Java 17 is needed for the Spark tests: apt-get install openjdk-17-jre-headless")
-    from stanceframe.spark_engine import spark_session
+    from stanceframe.spark import spark_session
 
     session, created = spark_session("local[2]")
     yield session
@@ -104,7 +104,7 @@ def local_tag(paths, model, out: Path, **kwargs):
 
 def spark_tag(paths, model, out: Path, **kwargs):
     """The Spark engine: (summary, rows read back from the Parquet folder, report lines)."""
-    from stanceframe.spark_engine import run_spark_tag
+    from stanceframe.spark import run_spark_tag
 
     err = io.StringIO()
     summary = run_spark_tag([str(p) for p in paths], model, out=out, stderr=err, **kwargs)
@@ -268,7 +268,7 @@ def test_parquet_input_gives_the_rows_of_the_same_records_as_jsonl(spark, model,
 
 @spark_test
 def test_usage_errors_and_rerun_over_an_earlier_output(spark, model, inputs, tmp_path):
-    from stanceframe.spark_engine import run_spark_tag
+    from stanceframe.spark import run_spark_tag
 
     jsonl = inputs["jsonl"]
     cases = [

@@ -36,7 +36,7 @@ def cmd_tag(args) -> int:
 
 
 def cmd_tag_spark(args) -> int:
-    from stanceframe.spark_engine import run_spark_tag
+    from stanceframe.spark import run_spark_tag
 
     if args.target_field:
         raise StanceframeError("--target-field (target-aware models) works with the local engine only, "
