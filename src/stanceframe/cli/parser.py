@@ -19,7 +19,7 @@ from stanceframe.cli.data import cmd_data_build, cmd_data_stats
 from stanceframe.cli.models import cmd_compare, cmd_evaluate, cmd_train
 from stanceframe.cli.tagging import cmd_inspect, cmd_tag
 
-DESCRIPTION = "The ``stanceframe`` command: parsing, messages and exit codes only."
+DESCRIPTION = ("Tag the stance (support / restraint / none) and the narrative framing (western / russian / neutral) of news text, sentence by sentence; build and compare the models that do it. `stanceframe COMMAND --help` for each command.")
 
 
 def build_parser() -> argparse.ArgumentParser:
