@@ -11,6 +11,7 @@ import pytest
 from stanceframe import experiments as ex
 from stanceframe.cli import main
 from stanceframe.errors import StanceframeError
+from stanceframe.experiment_config import load_config
 
 PROTOCOL_CONFIG = """
 [data]
@@ -78,7 +79,7 @@ def test_compare_reports_grouped_cv_and_the_real_text_check(protocol_project, pr
 
 
 def test_real_text_check_trains_on_everything_but_the_held_out_articles(protocol_project, project):
-    config = ex.load_config(protocol_project)
+    config = load_config(protocol_project)
     gold = ex.load_training_data(ex.resolve(project, config.gold), None)
     extra = ex.load_training_data(ex.resolve(project, config.train_only), gold.tasks)
     real = ex.load_training_data(ex.resolve(project, config.realtext), gold.tasks)
@@ -90,10 +91,10 @@ def test_real_text_check_trains_on_everything_but_the_held_out_articles(protocol
 def test_article_folds_never_put_one_article_on_both_sides(protocol_project, project):
     import matplotlib.pyplot as plt
 
-    result = ex.compare(ex.load_config(protocol_project), tracker=_no_tracker(project), root=project,
+    result = ex.compare(load_config(protocol_project), tracker=_no_tracker(project), root=project,
                         families=["lexicon"])
     assert plt.get_fignums() == []  # the confusion matrices are closed once logged (or not tracked)
-    gold = ex.load_training_data(ex.resolve(project, ex.load_config(protocol_project).gold), None)
+    gold = ex.load_training_data(ex.resolve(project, load_config(protocol_project).gold), None)
     for fold in result.cv["lexicon"]["stance"].folds:
         test_docs = {gold.docs[i] for i in fold.test_index}
         train_docs = set(gold.docs) - test_docs
@@ -116,7 +117,7 @@ def test_bad_protocol_settings_are_user_errors(tmp_path, body, message):
     path = tmp_path / "c.toml"
     path.write_text(body)
     with pytest.raises(StanceframeError, match=message):
-        ex.load_config(path)
+        load_config(path)
 
 
 def test_pick_best_averages_the_protocols_per_task():
@@ -134,7 +135,7 @@ def test_pick_best_averages_the_protocols_per_task():
 
 
 def test_register_best_fits_only_the_best_family_on_everything_and_promotes_it(protocol_project, project):
-    config = ex.load_config(protocol_project)
+    config = load_config(protocol_project)
     config.register = "best"
     result = ex.compare(config, tracker=_no_tracker(project), root=project, promote=True,
                         families=["lexicon", "tfidf-logreg"])
@@ -145,7 +146,7 @@ def test_register_best_fits_only_the_best_family_on_everything_and_promotes_it(p
     with pytest.raises(StanceframeError, match="register"):
         bad = project / "bad.toml"
         bad.write_text('[promote]\nregister = "some"\n[families.lexicon]\n')
-        ex.load_config(bad)
+        load_config(bad)
 
 
 def test_train_takes_the_family_hyperparameters_from_the_experiments_config(project, capsys):

@@ -1,6 +1,7 @@
 """Train, compare and promote: the experiment runs behind ``stanceframe train`` /
 ``compare`` / ``evaluate``. Glues data loading, the model registry, cross-validation
-(evaluate.py), MLflow (tracking.py) and plots; holds no metric or MLflow logic itself."""
+(evaluate.py), MLflow (tracking.py), plots and compare's tables (leaderboard.py); holds no
+metric or MLflow logic itself. The config it runs is read by experiment_config.py."""
 
 from __future__ import annotations
 
@@ -12,7 +13,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import tomllib
 
 from stanceframe.dataset import LabelledSet, check_trainable, grouped_folds, load_labelled, load_many, source_stem
 from stanceframe.errors import SchemaError, StanceframeError
@@ -25,99 +25,14 @@ from stanceframe.evaluate import (
     pick_best,
     task_metrics,
 )
-from stanceframe.markdown import markdown_table
-from stanceframe.models import FAMILIES, family_class
+from stanceframe.experiment_config import ExperimentConfig
+from stanceframe.leaderboard import leaderboard_markdown, misclassified_csv, per_class_markdown
+from stanceframe.models import family_class
 from stanceframe.models.bundle import ModelBundle
 from stanceframe.paths import project_root
 from stanceframe.schema import Schema, default_schema_path, load_schema
 from stanceframe.terminal import printable
-from stanceframe.tracking import CHAMPION_ALIAS, REGISTERED_MODEL_NAME, Tracker, git_commit
-
-DEFAULT_CONFIG = Path("training") / "experiments.toml"
-
-
-# --------------------------------------------------------------------------- config
-
-
-@dataclass
-class ExperimentConfig:
-    families: dict[str, dict]
-    gold: list[str]
-    train_only: list[str]
-    tasks: list[str] | None = None
-    n_splits: int = 5
-    n_repeats: int = 2
-    seed: int = 13
-    group_by: str = "paragraph"
-    realtext: list[str] = field(default_factory=list)
-    cv_repeats: dict[str, int] = field(default_factory=dict)  # family -> repeats (costly families: fewer)
-    cv_folds: dict[str, int] = field(default_factory=dict)  # family -> at most this many of the shared folds
-    promote_rule: str = "min_macro_f1"
-    promote_protocols: list[str] = field(default_factory=lambda: ["cv"])
-    promote_export: str = "models/champion"
-    registered_model: str = REGISTERED_MODEL_NAME
-    register: str = "all"  # "all": every family fitted on everything and registered; "best": the best only
-    report_dir: str = "out/compare"
-    path: str | None = None
-
-
-def load_config(path: str | Path) -> ExperimentConfig:
-    path = Path(path)
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise StanceframeError(f"{path}: experiments config not found") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise StanceframeError(f"{path}: invalid TOML: {exc}") from None
-    families = raw.get("families") or {}
-    unknown = [f for f in families if f not in FAMILIES]
-    if unknown:
-        raise StanceframeError(f"{path}: unknown families {unknown}; known: {', '.join(FAMILIES)}")
-    if not families:
-        raise StanceframeError(f"{path}: no [families.*] tables")
-    cv, data, promote = raw.get("cv", {}), raw.get("data", {}), raw.get("promote", {})
-    families = {name: dict(params or {}) for name, params in families.items()}
-    cv_repeats = {name: int(params.pop("cv_repeats")) for name, params in families.items() if "cv_repeats" in params}
-    cv_folds = {name: int(params.pop("cv_folds")) for name, params in families.items() if "cv_folds" in params}
-    if any(v < 1 for v in [*cv_repeats.values(), *cv_folds.values()]):
-        raise StanceframeError(f"{path}: cv_repeats and cv_folds must be at least 1")
-    group_by = str(cv.get("group_by", "paragraph"))
-    if group_by not in {"paragraph", "article"}:
-        raise StanceframeError(f"{path}: [cv] group_by must be \"paragraph\" or \"article\", not {group_by!r}")
-    protocols = list(promote.get("protocols", ["cv"]))
-    realtext = list(data.get("realtext", []))
-    unknown = [p for p in protocols if p not in {"cv", "realtext"}]
-    if unknown or not protocols or ("realtext" in protocols and not realtext):
-        raise StanceframeError(f"{path}: [promote] protocols must name \"cv\" and/or \"realtext\" (the latter with "
-                               f"[data] realtext files), not {protocols}")
-    return ExperimentConfig(
-        families=families,
-        gold=list(data.get("gold", ["data/seed/labels.jsonl"])),
-        train_only=list(data.get("train_only", ["data/contrast/contrast.jsonl"])),
-        tasks=data.get("tasks"),
-        n_splits=int(cv.get("n_splits", 5)),
-        n_repeats=int(cv.get("n_repeats", 2)),
-        seed=int(cv.get("seed", 13)),
-        group_by=group_by,
-        realtext=realtext,
-        cv_repeats=cv_repeats,
-        cv_folds=cv_folds,
-        promote_rule=str(promote.get("rule", "min_macro_f1")),
-        promote_protocols=protocols,
-        promote_export=str(promote.get("export", "models/champion")),
-        registered_model=str(promote.get("registered_model", REGISTERED_MODEL_NAME)),
-        register=_register_setting(path, promote),
-        report_dir=str(raw.get("report", {}).get("dir", "out/compare")),
-        path=str(path),
-    )
-
-
-def _register_setting(path: Path, promote: dict) -> str:
-    value = str(promote.get("register", "all"))
-    if value not in {"all", "best"}:
-        raise StanceframeError(f"{path}: [promote] register must be \"all\" or \"best\", not {value!r}")
-    return value
-
+from stanceframe.tracking import CHAMPION_ALIAS, Tracker, git_commit
 
 # --------------------------------------------------------------------------- estimators
 
@@ -458,20 +373,7 @@ def _log_task_summary(tracker: Tracker, family: str, task: str, summary: dict, g
                                                      title=f"{family} — {task} (summed over folds)"),
                        f"{task}/confusion_matrix.png")
     rows = misclassified_rows(gold, cv)
-    tracker.log_text(_csv(rows), f"{task}/misclassified.csv")
-
-
-def _csv(rows: list[dict]) -> str:
-    import csv
-    import io
-
-    if not rows:
-        return "id,text,gold,predicted,confidence\n"
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=list(rows[0]))
-    writer.writeheader()
-    writer.writerows(rows)
-    return buf.getvalue()
+    tracker.log_text(misclassified_csv(rows), f"{task}/misclassified.csv")
 
 
 # --------------------------------------------------------------------------- evaluate
@@ -495,49 +397,6 @@ def evaluate_bundle(bundle: ModelBundle, data: LabelledSet, tasks: Sequence[str]
         if {"against", "favor"} <= set(labels):
             out[task]["official_stance"] = official_stance_score(data.labels(task), preds[task].labels)
     return out
-
-
-# --------------------------------------------------------------------------- tables
-
-
-def leaderboard_markdown(rows: list[dict], config: ExperimentConfig | None = None, best: str | None = None) -> str:
-    lines = []
-    if config:
-        grouping = "article" if config.group_by == "article" else "paragraph"
-        costly = ", ".join([f"{f} {r}×" for f, r in config.cv_repeats.items() if r < config.n_repeats]
-                           + [f"{f} first {k} fold{'s' if k > 1 else ''}" for f, k in config.cv_folds.items()
-                              if k < config.n_splits * config.n_repeats])
-        lines.append(f"Cross-validation: stratified {config.n_splits}-fold grouped by {grouping}, repeated "
-                     f"{config.n_repeats}× (seed {config.seed}{'; ' + costly if costly else ''}); "
-                     f"train-only sentences (contrast set) in training folds only.")
-        if config.realtext:
-            lines.append("Real-text check: each family fitted on everything except the articles of "
-                         f"{', '.join(config.realtext)}, scored on their sentences.")
-        lines.append("")
-    has_real = any("realtext_macro_f1" in r for r in rows)
-    headers = ["family", "task", "CV macro-F1 (mean ± std)", "CV per-class F1"]
-    headers += ["real-text macro-F1", "real-text per-class F1"] if has_real else []
-    headers += ["accuracy", "ECE", "fit s", "sentences/s"]
-    lines.append(markdown_table(headers, [_leaderboard_row(r, has_real) for r in rows]))
-    if best:
-        rule = f"{config.promote_rule} over {' + '.join(config.promote_protocols)}" if config else "rule"
-        lines.append(f"\nBest family ({rule}): **{best}**")
-    return "\n".join(lines) + "\n"
-
-
-def _leaderboard_row(r: dict, has_real: bool) -> list[str]:
-    row = [r["family"], r["task"], f"{r['macro_f1']:.3f} ± {r['macro_f1_std']:.3f}",
-           ", ".join(f"{k} {v:.2f}" for k, v in r["per_class_f1"].items())]
-    if has_real:
-        rp = ", ".join(f"{k} {v:.2f}" for k, v in r.get("realtext_per_class_f1", {}).items())
-        row += [f"{r['realtext_macro_f1']:.3f}", rp] if "realtext_macro_f1" in r else [None, None]
-    return row + [f"{r['accuracy']:.3f}", f"{r['ece']:.3f}", f"{r['fit_seconds']:.2f}", f"{r['sentences_per_s']:,.0f}"]
-
-
-def per_class_markdown(summary: dict) -> str:
-    rows = [[label, *(f"{v[m]['mean']:.3f} ± {v[m]['std']:.3f}" for m in ("precision", "recall", "f1"))]
-            for label, v in summary["per_class"].items()]
-    return markdown_table(["label", "precision", "recall", "F1"], rows) + "\n"
 
 
 def metrics_table_rows(metrics: dict[str, dict]) -> list[list]:

@@ -58,14 +58,14 @@ def _family_params(args) -> tuple[dict | None, str | None]:
     """The family's hyperparameters and where they came from: the ``[families.F]`` table of
     ``--config`` (default: the project's training/experiments.toml, when it names the
     family), else the family's defaults (``None``)."""
-    from stanceframe import experiments as ex
+    from stanceframe.experiment_config import DEFAULT_CONFIG, load_config
 
     if args.config and str(args.config) == "none":
         return None, None
-    path = args.config or project_root() / ex.DEFAULT_CONFIG
+    path = args.config or project_root() / DEFAULT_CONFIG
     if not args.config and not Path(path).is_file():
         return None, None
-    config = ex.load_config(path)
+    config = load_config(path)
     if args.family not in config.families:
         if args.config:
             raise StanceframeError(f"{path}: no [families.{args.family}] table")
@@ -75,10 +75,11 @@ def _family_params(args) -> tuple[dict | None, str | None]:
 
 def cmd_compare(args) -> int:
     from stanceframe import experiments as ex
+    from stanceframe.experiment_config import DEFAULT_CONFIG, load_config
     from stanceframe.report import format_table
 
     root = project_root()
-    config = ex.load_config(args.config or root / ex.DEFAULT_CONFIG)
+    config = load_config(args.config or root / DEFAULT_CONFIG)
     paths = _data_paths(args.data) if args.data else ex.resolve(root, config.gold)
     tracker = open_tracker(args, ex.experiment_name(paths))
     data = None

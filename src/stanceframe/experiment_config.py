@@ -1,0 +1,96 @@
+"""The experiments config (``training/experiments.toml``): its ``[data]``, ``[cv]``,
+``[promote]``, ``[report]`` and ``[families.*]`` tables parsed and validated into an
+``ExperimentConfig``; every mistake a ``StanceframeError`` naming the file."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import tomllib
+
+from stanceframe.errors import StanceframeError
+from stanceframe.models import FAMILIES
+from stanceframe.tracking import REGISTERED_MODEL_NAME
+
+DEFAULT_CONFIG = Path("training") / "experiments.toml"
+
+
+@dataclass
+class ExperimentConfig:
+    families: dict[str, dict]
+    gold: list[str]
+    train_only: list[str]
+    tasks: list[str] | None = None
+    n_splits: int = 5
+    n_repeats: int = 2
+    seed: int = 13
+    group_by: str = "paragraph"
+    realtext: list[str] = field(default_factory=list)
+    cv_repeats: dict[str, int] = field(default_factory=dict)  # family -> repeats (costly families: fewer)
+    cv_folds: dict[str, int] = field(default_factory=dict)  # family -> at most this many of the shared folds
+    promote_rule: str = "min_macro_f1"
+    promote_protocols: list[str] = field(default_factory=lambda: ["cv"])
+    promote_export: str = "models/champion"
+    registered_model: str = REGISTERED_MODEL_NAME
+    register: str = "all"  # "all": every family fitted on everything and registered; "best": the best only
+    report_dir: str = "out/compare"
+    path: str | None = None
+
+
+def load_config(path: str | Path) -> ExperimentConfig:
+    path = Path(path)
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise StanceframeError(f"{path}: experiments config not found") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise StanceframeError(f"{path}: invalid TOML: {exc}") from None
+    families = raw.get("families") or {}
+    unknown = [f for f in families if f not in FAMILIES]
+    if unknown:
+        raise StanceframeError(f"{path}: unknown families {unknown}; known: {', '.join(FAMILIES)}")
+    if not families:
+        raise StanceframeError(f"{path}: no [families.*] tables")
+    cv, data, promote = raw.get("cv", {}), raw.get("data", {}), raw.get("promote", {})
+    families = {name: dict(params or {}) for name, params in families.items()}
+    cv_repeats = {name: int(params.pop("cv_repeats")) for name, params in families.items() if "cv_repeats" in params}
+    cv_folds = {name: int(params.pop("cv_folds")) for name, params in families.items() if "cv_folds" in params}
+    if any(v < 1 for v in [*cv_repeats.values(), *cv_folds.values()]):
+        raise StanceframeError(f"{path}: cv_repeats and cv_folds must be at least 1")
+    group_by = str(cv.get("group_by", "paragraph"))
+    if group_by not in {"paragraph", "article"}:
+        raise StanceframeError(f"{path}: [cv] group_by must be \"paragraph\" or \"article\", not {group_by!r}")
+    protocols = list(promote.get("protocols", ["cv"]))
+    realtext = list(data.get("realtext", []))
+    unknown = [p for p in protocols if p not in {"cv", "realtext"}]
+    if unknown or not protocols or ("realtext" in protocols and not realtext):
+        raise StanceframeError(f"{path}: [promote] protocols must name \"cv\" and/or \"realtext\" (the latter with "
+                               f"[data] realtext files), not {protocols}")
+    return ExperimentConfig(
+        families=families,
+        gold=list(data.get("gold", ["data/seed/labels.jsonl"])),
+        train_only=list(data.get("train_only", ["data/contrast/contrast.jsonl"])),
+        tasks=data.get("tasks"),
+        n_splits=int(cv.get("n_splits", 5)),
+        n_repeats=int(cv.get("n_repeats", 2)),
+        seed=int(cv.get("seed", 13)),
+        group_by=group_by,
+        realtext=realtext,
+        cv_repeats=cv_repeats,
+        cv_folds=cv_folds,
+        promote_rule=str(promote.get("rule", "min_macro_f1")),
+        promote_protocols=protocols,
+        promote_export=str(promote.get("export", "models/champion")),
+        registered_model=str(promote.get("registered_model", REGISTERED_MODEL_NAME)),
+        register=_register_setting(path, promote),
+        report_dir=str(raw.get("report", {}).get("dir", "out/compare")),
+        path=str(path),
+    )
+
+
+def _register_setting(path: Path, promote: dict) -> str:
+    value = str(promote.get("register", "all"))
+    if value not in {"all", "best"}:
+        raise StanceframeError(f"{path}: [promote] register must be \"all\" or \"best\", not {value!r}")
+    return value

@@ -1,0 +1,60 @@
+"""compare's tables: the leaderboard in Markdown (with the protocol it was measured
+under), a task's per-class report in Markdown and the misclassified sentences as CSV."""
+
+from __future__ import annotations
+
+from stanceframe.experiment_config import ExperimentConfig
+from stanceframe.markdown import markdown_table
+
+
+def leaderboard_markdown(rows: list[dict], config: ExperimentConfig | None = None, best: str | None = None) -> str:
+    lines = []
+    if config:
+        grouping = "article" if config.group_by == "article" else "paragraph"
+        costly = ", ".join([f"{f} {r}×" for f, r in config.cv_repeats.items() if r < config.n_repeats]
+                           + [f"{f} first {k} fold{'s' if k > 1 else ''}" for f, k in config.cv_folds.items()
+                              if k < config.n_splits * config.n_repeats])
+        lines.append(f"Cross-validation: stratified {config.n_splits}-fold grouped by {grouping}, repeated "
+                     f"{config.n_repeats}× (seed {config.seed}{'; ' + costly if costly else ''}); "
+                     f"train-only sentences (contrast set) in training folds only.")
+        if config.realtext:
+            lines.append("Real-text check: each family fitted on everything except the articles of "
+                         f"{', '.join(config.realtext)}, scored on their sentences.")
+        lines.append("")
+    has_real = any("realtext_macro_f1" in r for r in rows)
+    headers = ["family", "task", "CV macro-F1 (mean ± std)", "CV per-class F1"]
+    headers += ["real-text macro-F1", "real-text per-class F1"] if has_real else []
+    headers += ["accuracy", "ECE", "fit s", "sentences/s"]
+    lines.append(markdown_table(headers, [_leaderboard_row(r, has_real) for r in rows]))
+    if best:
+        rule = f"{config.promote_rule} over {' + '.join(config.promote_protocols)}" if config else "rule"
+        lines.append(f"\nBest family ({rule}): **{best}**")
+    return "\n".join(lines) + "\n"
+
+
+def _leaderboard_row(r: dict, has_real: bool) -> list[str]:
+    row = [r["family"], r["task"], f"{r['macro_f1']:.3f} ± {r['macro_f1_std']:.3f}",
+           ", ".join(f"{k} {v:.2f}" for k, v in r["per_class_f1"].items())]
+    if has_real:
+        rp = ", ".join(f"{k} {v:.2f}" for k, v in r.get("realtext_per_class_f1", {}).items())
+        row += [f"{r['realtext_macro_f1']:.3f}", rp] if "realtext_macro_f1" in r else [None, None]
+    return row + [f"{r['accuracy']:.3f}", f"{r['ece']:.3f}", f"{r['fit_seconds']:.2f}", f"{r['sentences_per_s']:,.0f}"]
+
+
+def per_class_markdown(summary: dict) -> str:
+    rows = [[label, *(f"{v[m]['mean']:.3f} ± {v[m]['std']:.3f}" for m in ("precision", "recall", "f1"))]
+            for label, v in summary["per_class"].items()]
+    return markdown_table(["label", "precision", "recall", "F1"], rows) + "\n"
+
+
+def misclassified_csv(rows: list[dict]) -> str:
+    import csv
+    import io
+
+    if not rows:
+        return "id,text,gold,predicted,confidence\n"
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=list(rows[0]))
+    writer.writeheader()
+    writer.writerows(rows)
+    return buf.getvalue()
