@@ -11,6 +11,7 @@ os.environ["MLFLOW_DISABLE_TELEMETRY"] = "true"
 os.environ["MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"] = "false"
 os.environ["TOKENIZERS_PARALLELISM"] = "false"
 os.environ.pop("MLFLOW_TRACKING_URI", None)
+os.environ.pop("STANCEFRAME_SCHEMA", None)  # tests use the committed schema unless they set one
 
 import random  # noqa: E402
 import shutil  # noqa: E402

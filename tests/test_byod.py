@@ -7,16 +7,15 @@ official SemEval/TweetEval stance metric on a hand-computed example."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
+from support.tagging import write_jsonl
 
 from stanceframe import cli
 from stanceframe.dataset import load_labelled
 from stanceframe.errors import DataFileError
 from stanceframe.models.bundle import ModelBundle
-from stanceframe.schema import SCHEMA_ENV
 
 # Two made-up tasks: tone (calm / alarmed) and topic (money / weather), six records each way.
 RECORDS = [
@@ -33,16 +32,6 @@ RECORDS = [
     ("r11", "Floods sweep away homes as the storm rages!", "alarmed", "weather"),
     ("r12", "Deadly heatwave alert issued for the region!", "alarmed", "weather"),
 ]
-
-
-@pytest.fixture(autouse=True)
-def _committed_schema(monkeypatch):
-    monkeypatch.delenv(SCHEMA_ENV, raising=False)
-
-
-def write_jsonl(path: Path, rows: list[dict]) -> Path:
-    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
-    return path
 
 
 def made_up_rows() -> list[dict]:

@@ -11,7 +11,6 @@ from support.paths import REPO, VENV_BIN
 
 from stanceframe import cli
 from stanceframe.errors import UnlabelledSentencesError
-from stanceframe.schema import SCHEMA_ENV
 
 ARTICLE = (
     "Seoul will send shells to Kyiv. The U.S. Pentagon welcomed the move.\n"
@@ -24,11 +23,6 @@ LABELS = [
     ("art-p2-s1", "Moscow called it a \"big mistake.\"", "restraint", "neutral"),
     ("art-p2-s2", "Mr. Putin warned Seoul.", "restraint", "neutral"),
 ]
-
-
-@pytest.fixture(autouse=True)
-def _committed_schema(monkeypatch):
-    monkeypatch.delenv(SCHEMA_ENV, raising=False)
 
 
 def make_project(tmp_path: Path, labels=LABELS) -> dict[str, Path]:

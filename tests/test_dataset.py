@@ -15,12 +15,7 @@ from support.paths import REPO
 from stanceframe.data_build import build_seed_set
 from stanceframe.dataset import grouped_folds, load_labelled, load_many
 from stanceframe.errors import DataFileError, UnlabelledSentencesError
-from stanceframe.schema import SCHEMA_ENV, load_schema
-
-
-@pytest.fixture(autouse=True)
-def _committed_schema(monkeypatch):
-    monkeypatch.delenv(SCHEMA_ENV, raising=False)
+from stanceframe.schema import load_schema
 
 
 def rec(id_, text="Seoul will send shells.", stance="support", framing="neutral", **extra) -> dict:
