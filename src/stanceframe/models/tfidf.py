@@ -13,7 +13,7 @@ every n-gram feature specific to the row's target plus a per-target bias
 (inputs.target_crossed: "t=abortion|word" features next to the shared "word"), one model;
 ``per-target`` fits one model per target (base.py); ``none`` ignores targets. Measured on
 TweetEval stance by ``stanceframe benchmark tweeteval`` (crossed features are the better
-default; see the README).
+default; see docs/byod.md).
 """
 
 from __future__ import annotations

@@ -77,8 +77,8 @@ def segmentation_workers(unit: str, workers: int | None = None) -> int:
     writes: none for ``--unit record`` or where ``fork`` is missing; else ``workers`` when
     given, else ``STANCEFRAME_SEGMENT_WORKERS``, else one on two or more usable cores with
     one of them idle (:func:`other_runnable_threads` at most cores - 2), none otherwise.
-    One by default: on 2 cores a second worker made tfidf tagging slower (the README's
-    Speed section); more can pay on machines with more cores, where splitting is the
+    One by default: on 2 cores a second worker made tfidf tagging slower
+    (docs/performance.md); more can pay on machines with more cores, where splitting is the
     slower half."""
     import multiprocessing
 

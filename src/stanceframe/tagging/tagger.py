@@ -142,7 +142,7 @@ def default_batch_size(model) -> int:
     """Sentences per model call when none is asked for: 64 for torch networks (each batch is
     padded to its longest sentence, so small length-sorted batches waste little), 1024 for
     the others, whose rows do not depend on the batch and whose per-call overhead is
-    fixed (the README's Speed section has the measured effect)."""
+    fixed (docs/performance.md has the measured effect)."""
     return DEFAULT_BATCH_SIZE if has_torch_networks(model) else UNPADDED_BATCH_SIZE
 
 
