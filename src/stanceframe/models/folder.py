@@ -33,8 +33,14 @@ def jsonable(value: Any) -> Any:
 
 
 def read_json(path: Path) -> dict:
+    return read_json_with_bytes(path)[0]
+
+
+def read_json_with_bytes(path: Path) -> tuple[dict, bytes]:
+    """A model folder's JSON file, and its bytes (for a digest without reading it twice)."""
     try:
-        return json.loads(Path(path).read_text(encoding="utf-8"))
+        data = Path(path).read_bytes()
+        return json.loads(data.decode("utf-8")), data
     except FileNotFoundError:
         raise ModelFolderError(f"{path}: missing (not a stanceframe model folder?)") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:

@@ -22,17 +22,15 @@ from pathlib import Path
 from typing import Sequence
 
 import numpy as np
-import scipy.sparse as sp
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.model_selection import StratifiedKFold
 from sklearn.svm import LinearSVC
 
 from stanceframe.models.base import TextClassifier
-from stanceframe.models.inputs import target_crossed
 from stanceframe.models.linear import fit_logreg, n_score_rows
 from stanceframe.models.ngram_tfidf import NgramTfidf
-from stanceframe.models.tfidf_predictor import FEATURE_DEFAULTS, TfidfPredictor, feature_blocks
+from stanceframe.models.tfidf_predictor import FEATURE_DEFAULTS, TfidfPredictor, feature_blocks, stacked_features
 
 
 class _TfidfLinear(TextClassifier):
@@ -55,10 +53,8 @@ class _TfidfLinear(TextClassifier):
             return self
         texts, targets, y = begun
         self.vectorizers_ = self._make_vectorizers()
-        blocks = [vec.fit_transform(texts) for vec in self.vectorizers_.values()]
-        features = blocks[0] if len(blocks) == 1 else sp.hstack(blocks, format="csr")
-        if self.targets_:
-            features = target_crossed(features, targets, self.targets_)
+        features = stacked_features([vec.fit_transform(texts) for vec in self.vectorizers_.values()], targets,
+                                    self.targets_)
         self.n_features_in_ = features.shape[1]
         self._fit_head(features, y)
         blocks = {name: NgramTfidf(vec.analyzer, vec.ngram_range, vec.vocabulary_, vec.idf_, vec.sublinear_tf)

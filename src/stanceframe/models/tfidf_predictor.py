@@ -22,7 +22,7 @@ import scipy.sparse as sp
 
 from stanceframe.errors import ModelFolderError
 from stanceframe.models.fitted import FittedModel, read_per_target
-from stanceframe.models.folder import PARAMS_FILE, read_array, read_json, save_array
+from stanceframe.models.folder import PARAMS_FILE, read_array, read_json, read_json_with_bytes, save_array
 from stanceframe.models.inputs import crossed_to_base, split_inputs, target_crossed
 from stanceframe.models.linear import (
     class_direction,
@@ -51,6 +51,13 @@ def feature_blocks(params: dict) -> dict[str, tuple[str, tuple[int, int]]]:
     if settings["char_ngrams"]:
         blocks["char"] = ("char_wb", CHAR_NGRAM_RANGE)
     return blocks
+
+
+def stacked_features(blocks: list, targets: Sequence[str] | None, target_vocabulary: Sequence[str]):
+    """The blocks' tf-idf matrices side by side (in feature order), crossed with each row's
+    target when the model has targets (inputs.target_crossed): the head's input."""
+    features = blocks[0] if len(blocks) == 1 else sp.hstack(blocks, format="csr")
+    return target_crossed(features, targets, target_vocabulary) if target_vocabulary else features
 
 
 class TfidfPredictor(FittedModel):
@@ -89,11 +96,7 @@ class TfidfPredictor(FittedModel):
         """Features of texts or ``(target, text)`` pairs: the n-gram blocks side by side,
         crossed with the target when the model was fitted with targets."""
         texts, targets = split_inputs(X)
-        blocks = [block.transform(texts) for block in self.blocks.values()]
-        features = blocks[0] if len(blocks) == 1 else sp.hstack(blocks, format="csr")
-        if self.targets_:
-            features = target_crossed(features, targets, self.targets_)
-        return features
+        return stacked_features([block.transform(texts) for block in self.blocks.values()], targets, self.targets_)
 
     def proba(self, scores: np.ndarray) -> np.ndarray:
         if self.calibration_ is not None:
@@ -111,10 +114,9 @@ class TfidfPredictor(FittedModel):
         features = self.features([text])
         pred = int(self.proba(decision_scores(features, self.coef_, self.intercept_))[0].argmax())
         row = features.tocsr()
-        n_base = sum(len(block.vocabulary) for block in self.blocks.values())
         word_block = len(self.blocks["word"].vocabulary)
         contrib = row.data * class_direction(self.coef_, pred)[row.indices]
-        base = crossed_to_base(row.indices, n_base, len(self.targets_))
+        base = crossed_to_base(row.indices, self.n_base_features, len(self.targets_))
         keep = (base >= 0) & (base < word_block)  # char n-grams drive scores too but read badly as terms
         totals: dict[int, float] = {}
         for column, value in zip(base[keep], contrib[keep]):
@@ -126,11 +128,16 @@ class TfidfPredictor(FittedModel):
         return [(str(term), float(w)) for term, w in ranked[:top_k] if w != 0.0]
 
     @property
+    def n_base_features(self) -> int:
+        """Every block's n-grams: the columns before any target crossing."""
+        return sum(len(block.vocabulary) for block in self.blocks.values())
+
+    @property
     def n_features(self) -> int:
         """Columns of the head: every block's n-grams, once shared and once per target, plus
         a bias per target."""
-        n_base, k = sum(len(block.vocabulary) for block in self.blocks.values()), len(self.targets_)
-        return n_base * (k + 1) + k
+        k = len(self.targets_)
+        return self.n_base_features * (k + 1) + k
 
     # ---- the folder
     def _extra_meta(self) -> dict:
@@ -175,13 +182,13 @@ class TfidfPredictor(FittedModel):
         blocks = {}
         for name, (analyzer, ngram_range) in settings.items():
             vocab_file = path / f"vocab_{name}.json"
-            vocab = read_json(vocab_file)
+            vocab, data = read_json_with_bytes(vocab_file)
             if not isinstance(vocab, dict) or not all(isinstance(v, int) for v in vocab.values()):
-                raise ModelFolderError(f"{path / f'vocab_{name}.json'}: expected an object of term -> column")
+                raise ModelFolderError(f"{vocab_file}: expected an object of term -> column")
             if sorted(vocab.values()) != list(range(len(vocab))):
-                raise ModelFolderError(f"{path / f'vocab_{name}.json'}: columns are not 0..{len(vocab) - 1}")
+                raise ModelFolderError(f"{vocab_file}: columns are not 0..{len(vocab) - 1}")
             idf = read_array(path / f"idf_{name}.npy", (len(vocab),))
-            digest = hashlib.sha256(vocab_file.read_bytes()).hexdigest()  # the key a bundle's tasks share blocks by
+            digest = hashlib.sha256(data).hexdigest()  # the key a bundle's tasks share blocks by
             blocks[name] = NgramTfidf(analyzer, ngram_range, vocab, idf, sublinear, digest)
         targets = [str(t) for t in meta.get("target_vocabulary") or []]
         out = cls(family, params, classes, blocks, targets, None, None)
