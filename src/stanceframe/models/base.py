@@ -17,8 +17,8 @@ models).
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
@@ -42,14 +42,14 @@ class TextClassifier(FittedModel, ClassifierMixin, BaseEstimator, ABC):
 
     # ---- scikit-learn API
     @abstractmethod
-    def fit(self, X: Sequence[str], y: Sequence[str]) -> "TextClassifier": ...
+    def fit(self, X: Sequence[str], y: Sequence[str]) -> TextClassifier: ...
 
     @abstractmethod
     def predict_proba(self, X: Sequence[str]) -> np.ndarray: ...
 
     # ---- persistence
     @classmethod
-    def load(cls, path: str | Path) -> "TextClassifier":
+    def load(cls, path: str | Path) -> TextClassifier:
         path = Path(path)
         meta = read_json(path / PARAMS_FILE)
         if meta.get("family") != cls.family:
@@ -86,7 +86,7 @@ class TextClassifier(FittedModel, ClassifierMixin, BaseEstimator, ABC):
         return texts, targets, y
 
     # ---- one model per target (target_mode="per-target"), for every family
-    def _fit_per_target(self, X, y) -> "TextClassifier":
+    def _fit_per_target(self, X, y) -> TextClassifier:
         """One estimator of this family per target (``target_mode="none"``) on that
         target's examples; a target with a single label predicts it with certainty."""
         texts, targets = split_inputs(X)

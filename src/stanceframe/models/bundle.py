@@ -14,9 +14,9 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import shutil
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
@@ -123,7 +123,7 @@ class ModelBundle:
         return path
 
     @classmethod
-    def load(cls, path: str | Path) -> "ModelBundle":
+    def load(cls, path: str | Path) -> ModelBundle:
         path = Path(path)
         if not path.is_dir():
             raise ModelFolderError(f"{path}: model folder not found")

@@ -10,8 +10,8 @@ loading goes through each member family's own ``load`` (which checks the family)
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
@@ -74,7 +74,7 @@ class EnsembleClassifier(TextClassifier):
 
     @classmethod
     def from_fitted(cls, members: Sequence[TextClassifier], weights: Sequence[float] | None = None,
-                    random_state: int = 0) -> "EnsembleClassifier":
+                    random_state: int = 0) -> EnsembleClassifier:
         """An ensemble of already fitted estimators (same label set), without refitting."""
         classes = [list(map(str, m.classes_)) for m in members]
         if any(c != classes[0] for c in classes):
@@ -86,7 +86,7 @@ class EnsembleClassifier(TextClassifier):
         return est
 
     # ---- fit / predict
-    def fit(self, X, y) -> "EnsembleClassifier":
+    def fit(self, X, y) -> EnsembleClassifier:
         y = np.asarray([str(v) for v in y], dtype=object)
         self._weights()
         self.classes_ = np.asarray(sorted(set(y)), dtype=object)

@@ -17,8 +17,8 @@ from __future__ import annotations
 import tempfile
 import threading
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
@@ -106,10 +106,10 @@ class MiniLMFineTuneClassifier(TextClassifier):
         self.random_state = random_state
         self.target_mode = target_mode
 
-    def fit(self, X: Sequence[str], y: Sequence[str]) -> "MiniLMFineTuneClassifier":
+    def fit(self, X: Sequence[str], y: Sequence[str]) -> MiniLMFineTuneClassifier:
         return self._fit(X, y, None)
 
-    def fit_eval_set(self, X, y, X_eval, y_eval) -> "MiniLMFineTuneClassifier":
+    def fit_eval_set(self, X, y, X_eval, y_eval) -> MiniLMFineTuneClassifier:
         """``fit`` on all of ``X`` with the best epoch chosen by the (class-weighted) loss
         on ``X_eval`` instead of a fold carved from ``X`` (a benchmark's validation split)."""
         return self._fit(X, y, (X_eval, y_eval))
@@ -122,7 +122,7 @@ class MiniLMFineTuneClassifier(TextClassifier):
             return None, texts
         return [t or "" for t in (targets or [None] * len(texts))], texts
 
-    def _fit(self, X, y, eval_set) -> "MiniLMFineTuneClassifier":
+    def _fit(self, X, y, eval_set) -> MiniLMFineTuneClassifier:
         import torch
         from transformers import (
             AutoModelForSequenceClassification,

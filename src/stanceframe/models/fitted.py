@@ -12,8 +12,9 @@ model sets ``targets_``, ``target_constant_`` (target -> its single label) and
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Callable, ClassVar, Sequence
+from typing import ClassVar
 
 import numpy as np
 

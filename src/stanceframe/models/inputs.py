@@ -3,7 +3,7 @@ the target modes' helpers (the target vocabulary, crossed features)."""
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 

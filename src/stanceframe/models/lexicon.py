@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
@@ -60,7 +60,7 @@ class LexiconClassifier(TextClassifier):
         self.target_mode = target_mode
 
     # ---- fit / predict
-    def fit(self, X: Sequence[str], y: Sequence[str]) -> "LexiconClassifier":
+    def fit(self, X: Sequence[str], y: Sequence[str]) -> LexiconClassifier:
         begun = self._begin_fit(X, y, ("cross", "per-target", "none"))
         if begun is None:
             return self

@@ -16,8 +16,8 @@ none 62.3 / 60.3.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
@@ -66,7 +66,7 @@ class MiniLMLogRegClassifier(TextClassifier):
             features = target_crossed(features, targets, self.targets_)
         return features
 
-    def fit(self, X: Sequence[str], y: Sequence[str]) -> "MiniLMLogRegClassifier":
+    def fit(self, X: Sequence[str], y: Sequence[str]) -> MiniLMLogRegClassifier:
         begun = self._begin_fit(X, y)
         if begun is None:
             return self

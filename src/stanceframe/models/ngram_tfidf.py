@@ -81,7 +81,7 @@ class NgramTfidf:
         batch.features[key] = features.copy()
         return features
 
-    def _count(self, texts: list[str], batch: "_Batch") -> tuple[np.ndarray, np.ndarray]:
+    def _count(self, texts: list[str], batch: _Batch) -> tuple[np.ndarray, np.ndarray]:
         index = self.index()
         if index is None:
             return count_with_strings(texts, self.analyze, self.vocabulary)

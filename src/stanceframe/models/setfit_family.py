@@ -22,8 +22,8 @@ import io
 import logging
 import tempfile
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
@@ -85,7 +85,7 @@ class SetFitClassifier(TextClassifier):
         features = self._embed(texts).astype(np.float64)
         return target_crossed(features, targets, self.targets_) if self.targets_ else features
 
-    def fit(self, X: Sequence[str], y: Sequence[str]) -> "SetFitClassifier":
+    def fit(self, X: Sequence[str], y: Sequence[str]) -> SetFitClassifier:
         begun = self._begin_fit(X, y)
         if begun is None:
             return self

@@ -18,8 +18,8 @@ default; see docs/byod.md).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 from sklearn.calibration import CalibratedClassifierCV

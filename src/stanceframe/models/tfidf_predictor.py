@@ -14,8 +14,8 @@ column (``calibration.npy``); a per-target model holds one such folder per targe
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import scipy.sparse as sp
@@ -78,7 +78,7 @@ class TfidfPredictor(FittedModel):
 
     @classmethod
     def per_target(cls, family: str, params: dict, classes: Sequence[str], targets: Sequence[str],
-                   constant: dict[str, str], models: dict[str, "TfidfPredictor"]) -> "TfidfPredictor":
+                   constant: dict[str, str], models: dict[str, TfidfPredictor]) -> TfidfPredictor:
         """One predictor per target (``target_mode="per-target"``); ``constant``: the
         targets with a single label."""
         out = cls(family, params, classes, {}, targets, None, None)
@@ -152,7 +152,7 @@ class TfidfPredictor(FittedModel):
             save_array(path / CALIBRATION_FILE, self.calibration_)
 
     @classmethod
-    def load(cls, path: str | Path, family: str | None = None) -> "TfidfPredictor":
+    def load(cls, path: str | Path, family: str | None = None) -> TfidfPredictor:
         """The predictor of a tfidf model folder (``estimator.json`` and its weights), of
         ``family`` when given (a folder of another family is refused)."""
         path = Path(path)
@@ -172,7 +172,7 @@ class TfidfPredictor(FittedModel):
 
     @classmethod
     def from_weights(cls, path: Path, family: str, params: dict, classes: Sequence[str],
-                     meta: dict) -> "TfidfPredictor":
+                     meta: dict) -> TfidfPredictor:
         """The predictor of the weight files in ``path`` (``meta``: its estimator.json)."""
         try:
             settings = feature_blocks(params)
