@@ -12,6 +12,7 @@ import numpy as np
 from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, precision_recall_fscore_support
 
 from stanceframe.dataset import LabelledSet
+from stanceframe.models import fit_params_for
 
 
 def expected_calibration_error(y_true: Sequence[str], proba: np.ndarray, classes: Sequence[str], n_bins: int = 10) -> float:
@@ -143,7 +144,7 @@ def cross_validate(
         test = gold.subset(test_idx)
         est = make_estimator()
         t0 = time.perf_counter()
-        est.fit(inputs(train), train.labels(task))
+        est.fit(inputs(train), train.labels(task), **fit_params_for(est, train, task))
         fit_s = time.perf_counter() - t0
         t0 = time.perf_counter()
         proba = np.asarray(est.predict_proba(inputs(test)))
@@ -211,18 +212,28 @@ def leaderboard_rows(results: dict[str, dict[str, dict]]) -> list[dict]:
     return rows
 
 
+def task_score(summary: dict, protocols: Sequence[str] = ("cv",)) -> float:
+    """One family's score on one task: its macro-F1 averaged over ``protocols`` (``cv``:
+    the cross-validation mean; ``realtext``: the real-text check)."""
+    return float(np.mean([summary["macro_f1"]["mean"] if p == "cv" else summary["realtext"]["macro_f1"]
+                          for p in protocols]))
+
+
+def pick_best_per_task(results: dict[str, dict[str, dict]], protocols: Sequence[str] = ("cv",)) -> dict[str, str]:
+    """Per task, the family with the best :func:`task_score` (ties: the first family)."""
+    tasks = list(dict.fromkeys(t for fam in results.values() for t in fam))
+    return {task: max((f for f in results if task in results[f]), key=lambda f: task_score(results[f][task], protocols))
+            for task in tasks}
+
+
 def pick_best(results: dict[str, dict[str, dict]], rule: str = "mean_macro_f1",
               protocols: Sequence[str] = ("cv",)) -> str:
     """The family to promote. A task's score is its macro-F1 averaged over ``protocols``
     (``cv``: the cross-validation mean; ``realtext``: the real-text check). Rules:
     ``mean_macro_f1`` (mean over tasks), or ``min_macro_f1`` (the worst task counts: a
     family good on both)."""
-    def task_score(s):
-        values = [s["macro_f1"]["mean"] if p == "cv" else s["realtext"]["macro_f1"] for p in protocols]
-        return float(np.mean(values))
-
     def score(tasks):
-        values = [task_score(s) for s in tasks.values()]
+        values = [task_score(s, protocols) for s in tasks.values()]
         return min(values) if rule == "min_macro_f1" else float(np.mean(values))
 
     if rule not in {"mean_macro_f1", "min_macro_f1"}:

@@ -10,7 +10,7 @@ from pathlib import Path
 import tomllib
 
 from stanceframe.errors import StanceframeError
-from stanceframe.models import FAMILIES
+from stanceframe.models import FAMILIES, known_family
 from stanceframe.tracking import REGISTERED_MODEL_NAME
 
 DEFAULT_CONFIG = Path("training") / "experiments.toml"
@@ -47,7 +47,7 @@ def load_config(path: str | Path) -> ExperimentConfig:
     except tomllib.TOMLDecodeError as exc:
         raise StanceframeError(f"{path}: invalid TOML: {exc}") from None
     families = raw.get("families") or {}
-    unknown = [f for f in families if f not in FAMILIES]
+    unknown = [f for f in families if not known_family(f)]
     if unknown:
         raise StanceframeError(f"{path}: unknown families {unknown}; known: {', '.join(FAMILIES)}")
     if not families:

@@ -23,16 +23,19 @@ from stanceframe.evaluate import (
     misclassified_rows,
     official_stance_score,
     pick_best,
+    pick_best_per_task,
     task_metrics,
 )
 from stanceframe.experiment_config import ExperimentConfig
 from stanceframe.leaderboard import leaderboard_markdown, misclassified_csv, per_class_markdown
-from stanceframe.models import family_class
-from stanceframe.models.bundle import ModelBundle
+from stanceframe.models import family_class, fit_params_for
+from stanceframe.models.bundle import PER_TASK, ModelBundle
 from stanceframe.paths import project_root
 from stanceframe.schema import Schema, default_schema_path, load_schema
 from stanceframe.terminal import printable
 from stanceframe.tracking import CHAMPION_ALIAS, Tracker, git_commit
+
+PER_TASK_RULE = "per_task"  # [promote] rule: each task's best family, by its own score
 
 # --------------------------------------------------------------------------- estimators
 
@@ -81,7 +84,7 @@ def fit_bundle(family: str, data: LabelledSet, tasks: Sequence[str], params: dic
     for task in tasks:
         est = build_estimator(family, task, params, seed, schema=data.schema)
         t0 = time.perf_counter()
-        est.fit(inputs(data), data.labels(task))
+        est.fit(inputs(data), data.labels(task), **fit_params_for(est, data, task))
         seconds[task] = time.perf_counter() - t0
         estimators[task] = est
     manifest = {
@@ -193,6 +196,7 @@ class CompareResult:
     cv: dict[str, dict[str, CVResult]] = field(default_factory=dict)
     leaderboard: list[dict] = field(default_factory=list)
     best: str | None = None
+    best_per_task: dict[str, str] = field(default_factory=dict)  # task -> the family best on it
     report_paths: dict[str, str] = field(default_factory=dict)
     promoted: dict = field(default_factory=dict)
 
@@ -292,14 +296,27 @@ def compare(
     for row in result.leaderboard:
         row["compare_seconds"] = result.summaries[row["family"]]["_model"]["compare_seconds"]
         row["cv_folds"] = result.summaries[row["family"]][row["task"]]["n_folds"]
-    result.best = pick_best(models, config.promote_rule, config.promote_protocols) if models else None
-    if result.best and config.register == "best":  # only the best family is fitted on everything
-        best = result.best
-        with tracker.run(f"compare-{best}-final", params={"family": best, **config.families[best],
-                                                          "data_hash": data_hash, "git_commit": git_commit(root)},
-                         tags={"stanceframe.kind": "compare"}):
-            result.summaries[best]["_model"].update(_fit_and_log(best, config.families[best], everything, tasks,
-                                                                 config, tracker, result.summaries[best], gold))
+    result.best_per_task = pick_best_per_task(models, config.promote_protocols) if models else {}
+    per_task = config.promote_rule == PER_TASK_RULE
+    if not models:
+        result.best = None
+    elif per_task:
+        chosen = set(result.best_per_task.values())
+        result.best = chosen.pop() if len(chosen) == 1 else PER_TASK
+    else:
+        result.best = pick_best(models, config.promote_rule, config.promote_protocols)
+    if result.best and config.register == "best":  # only the best family (per task) is fitted on everything
+        finals = sorted(set(result.best_per_task.values())) if per_task else [result.best]
+        for best in finals:
+            with tracker.run(f"compare-{best}-final", params={"family": best, **config.families[best],
+                                                              "data_hash": data_hash, "git_commit": git_commit(root)},
+                             tags={"stanceframe.kind": "compare"}):
+                register = len(finals) == 1
+                result.summaries[best]["_model"].update(_fit_and_log(best, config.families[best], everything, tasks,
+                                                                     config, tracker, result.summaries[best], gold,
+                                                                     register=register))
+    if result.best == PER_TASK:
+        result.summaries[PER_TASK] = {"_model": _assemble_per_task(result, everything, config, tracker, gold, root)}
     md = leaderboard_markdown(result.leaderboard, config, best=result.best)
     (report_dir / "leaderboard.md").write_text(md)
     (report_dir / "leaderboard.json").write_text(json.dumps(result.leaderboard, indent=2))
@@ -318,15 +335,43 @@ def compare(
 
 
 def _fit_and_log(family: str, params: dict, everything: LabelledSet, tasks: Sequence[str], config: ExperimentConfig,
-                 tracker: Tracker, summaries: dict, gold: LabelledSet) -> dict:
-    """``family`` fitted on everything, saved with its CV summary, logged and registered."""
+                 tracker: Tracker, summaries: dict, gold: LabelledSet, register: bool = True) -> dict:
+    """``family`` fitted on everything, saved with its CV summary, logged and (``register``) registered."""
+    t0 = time.perf_counter()
     bundle, _ = fit_bundle(family, everything, tasks, params, config.seed)
+    fit_seconds = time.perf_counter() - t0
     bundle_dir = Path(_tmpdir()) / "bundle"
     bundle.save(bundle_dir, cv_summary={t: {"macro_f1": s["macro_f1"]} for t, s in summaries.items()
                                         if not t.startswith("_")})
-    logged = tracker.log_bundle(bundle_dir, registered_model_name=config.registered_model,
+    logged = tracker.log_bundle(bundle_dir, registered_model_name=config.registered_model if register else None,
                                 input_texts=gold.texts[:3], input_columns=_target_column(gold, 3))
-    return {"bundle_dir": str(bundle_dir), **logged}
+    return {"bundle_dir": str(bundle_dir), "fit_seconds": fit_seconds, **logged}
+
+
+def _assemble_per_task(result: CompareResult, everything: LabelledSet, config: ExperimentConfig, tracker: Tracker,
+                       gold: LabelledSet, root: Path) -> dict:
+    """The promoted model when the tasks' best families differ: each task's model taken from
+    its family's final fit, in one folder (family ``per-task``), logged and registered."""
+    parts = {task: ModelBundle.load(result.summaries[family]["_model"]["bundle_dir"])
+             for task, family in result.best_per_task.items()}
+    manifest = {"name": "per-task: " + ", ".join(f"{t} {f}" for t, f in result.best_per_task.items()),
+                "params": {t: config.families[f] for t, f in result.best_per_task.items()}, "seed": config.seed,
+                "data_hash": everything.fingerprint(), "training_files": everything.paths,
+                "label_counts": {t: everything.label_counts(t) for t in result.best_per_task},
+                "cv_summary": {t: {"macro_f1": result.summaries[f][t]["macro_f1"]}
+                               for t, f in result.best_per_task.items()}}
+    encoder = next((p.manifest["encoder"] for p in parts.values() if p.manifest.get("encoder")), None)
+    if encoder:
+        manifest["encoder"] = encoder
+    bundle = ModelBundle.per_task(parts, manifest)
+    bundle_dir = Path(_tmpdir()) / "bundle"
+    with tracker.run("compare-per-task-final", params={"families": json.dumps(result.best_per_task),
+                                                       "git_commit": git_commit(root)},
+                     tags={"stanceframe.kind": "compare"}):
+        bundle.save(bundle_dir)
+        logged = tracker.log_bundle(bundle_dir, registered_model_name=config.registered_model,
+                                    input_texts=gold.texts[:3], input_columns=_target_column(gold, 3))
+    return {"bundle_dir": str(bundle_dir), "families": dict(result.best_per_task), **logged}
 
 
 def aligned_proba(prediction, labels: Sequence[str]) -> np.ndarray:

@@ -41,6 +41,11 @@ def cmd_train(args) -> int:
     data = ex.load_training_data(paths, tasks_arg(args.task), **_data_fields(args, bool(args.data)))
     tasks = tasks_arg(args.task) or data.tasks
     params, params_source = _family_params(args)
+    if getattr(args, "encoder", None):
+        from stanceframe.models import with_encoder
+
+        params = with_encoder(args.family, params, args.encoder)
+        params_source = f"{params_source or 'the family defaults'} and --encoder"
     result = ex.train(args.family, data, tasks=tasks, tracker=tracker, export=args.export, seed=args.seed,
                       params=params)
     secs = ", ".join(f"{t} {s:.1f}s" for t, s in result.fit_seconds.items())

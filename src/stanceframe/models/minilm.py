@@ -41,7 +41,7 @@ class MiniLMLogRegClassifier(TextClassifier):
     ``batch_size`` (sentences per encoder call), ``C`` and ``class_weight`` of the
     LogisticRegression, ``random_state``, ``target_mode`` (module docstring)."""
 
-    family = "minilm-logreg"
+    family = "encoder-logreg"
 
     def __init__(self, encoder: str = DEFAULT_ENCODER, max_length: int = 128, batch_size: int = 32, C: float = 10.0,
                  class_weight: str | None = "balanced", random_state: int = 0, target_mode: str = "per-target"):
