@@ -12,7 +12,10 @@
 (function () {
   let csrf = document.querySelector('meta[name="csrf-token"]').content;
   let state = null;
-  let keys = {};          // key -> [task, label]
+  let keys = {};          // key -> [task, label]: from the page's buttons, then from each state
+  document.querySelectorAll("button.label").forEach((b) => {
+    keys[b.querySelector("kbd").textContent] = [b.dataset.task, b.dataset.label];
+  });
   const pending = [];     // actions waiting to be sent: {path, body, what}
   let busy = false;
   let answered = 0;       // actions finished, saved or not (tests wait on data-answered)
@@ -287,7 +290,7 @@
   window.addEventListener("resize", () => { if (state) render(state); });
 
   (async function load() {
-    for (;;) {
+    for (let tries = 0; ; tries++) {
       try {
         render(await fetchState());
         message("");
@@ -300,7 +303,7 @@
           message("not loaded: open the URL with ?token= that the server printed", "lost");
           return;
         }
-        message("waiting for the server… (presses are not taken until a sentence shows)", "waiting");
+        if (!tries) message("waiting for the server… (presses are not taken until a sentence shows)", "waiting");
         await sleep(1000);
       }
     }
