@@ -201,12 +201,145 @@ def test_a_port_in_use_is_one_line(articles, tmp_path):
     assert result.code == 2 and result.err.count("\n") == 1 and "another --port" in result.err
 
 
-def test_off_loopback_needs_a_token():
-    assert safe_settings("127.0.0.1", 8000, None).token is None
-    generated = safe_settings("0.0.0.0", 8000, None)
-    assert generated.token and len(generated.token) >= 16 and f"?token={generated.token}" in generated.url()
-    with pytest.raises(ServeSafetyError):
-        safe_settings("0.0.0.0", 8000, "short")
+def test_a_token_is_required_on_loopback_too_unless_no_token():
+    for host in ("127.0.0.1", "0.0.0.0"):
+        generated = safe_settings(host, 8000, None)
+        assert generated.token and len(generated.token) >= 16 and f"?token={generated.token}" in generated.url()
+    assert safe_settings("127.0.0.1", 8000, None, no_token=True).token is None
+    for host, token, no_token in (("0.0.0.0", "short", False), ("127.0.0.1", "caf\u00e9" * 8, False),
+                                  ("127.0.0.1", "a b" * 8, False), ("0.0.0.0", None, True),
+                                  ("127.0.0.1", "x" * 20, True)):
+        with pytest.raises(ServeSafetyError):
+            safe_settings(host, 8000, token, no_token=no_token)
+
+
+def test_a_non_ascii_token_is_one_line_exit_2(articles, tmp_path):
+    result = run_cli("annotate", articles, "--store", tmp_path / "s.sqlite", "--no-model", "--token", "\u00e9" * 20)
+    assert result.code == 2 and result.err.count("\n") == 1 and "--token" in result.err
+    assert not (tmp_path / "s.sqlite").exists()  # refused before anything was read or written
+
+
+# --------------------------------------------------------------------------- the page's key presses
+
+
+def three_sentences(tmp_path):
+    folder = tmp_path / "three"
+    folder.mkdir()
+    (folder / "a.txt").write_text("Seoul refuses lethal aid. It warns Moscow. Poland asks for shells.\n")
+    return folder
+
+
+def test_a_press_for_a_sentence_no_longer_shown_is_refused(tmp_path):
+    from stanceframe.errors import AnnotationStaleError
+
+    s = session_for(three_sentences(tmp_path), tmp_path / "s.sqlite")
+    first, second = s.ids[0], s.ids[1]
+    s.label(first, "stance", "support")
+    s.label(first, "stance", "support")  # the same sentence, still on screen: fine
+    state = s.label(first, "framing", "western")
+    assert state["item"]["id"] == second and state["saved"] == f"saved: framing = western on {first}"
+    for press in (lambda: s.label(first, "framing", "western"), lambda: s.skip(first),
+                  lambda: s.label(s.ids[2], "stance", "none")):
+        with pytest.raises(AnnotationStaleError, match=f"now {second}"):
+            press()
+    assert s.store.answers()["alice"] == {first: {"stance": "support", "framing": "western"}}
+
+
+def test_skip_cycles_through_the_skipped_ones(tmp_path):
+    s = session_for(three_sentences(tmp_path), tmp_path / "s.sqlite")
+    shown = []
+    for _ in range(7):
+        shown.append(s.current())
+        s.skip(s.current())
+    assert shown == s.ids + s.ids + s.ids[:1]
+    assert "only skipped sentences are left (3)" in s.state()["item"]["why"]
+    for sid in s.ids[1:]:
+        while s.current() != sid:
+            s.skip(s.current())
+        s.label(sid, "stance", "none")
+        s.label(sid, "framing", "neutral")
+    presses = len(s.store.history("alice"))
+    state = s.skip(s.ids[0])  # the only one left: nothing to cycle to, nothing stored
+    assert "the only sentence left" in state["saved"] and len(s.store.history("alice")) == presses
+
+
+def test_undo_says_what_it_undid(tmp_path):
+    s = session_for(three_sentences(tmp_path), tmp_path / "s.sqlite")
+    assert s.undo()["saved"] == "nothing to undo"
+    s.label(s.ids[0], "stance", "restraint")
+    assert s.undo()["saved"] == f"undid: stance = restraint on {s.ids[0]}"
+    s.skip(s.ids[0])
+    assert s.undo()["saved"] == f"undid: the skip of {s.ids[0]}"
+
+
+def test_the_order_switches_in_the_page_and_says_why(articles, tmp_path, model):
+    s = session_for(articles, tmp_path / "s.sqlite", model=model)
+    state = s.state()
+    assert state["order"] == "article" and state["item"]["why"] == "next in article order"
+    state = s.set_order("uncertain")
+    assert state["order"] == "uncertain" and state["item"]["id"] == s.queue.ranked()[0]
+    assert state["item"]["why"].startswith("uncertain order: the model is least sure of it (margin ")
+    assert "not refitted yet" in state["refit"]
+    assert s.set_order("diverse")["item"]["why"].startswith("diverse order")
+    with pytest.raises(StanceframeError, match="unknown order"):
+        s.set_order("random")
+
+
+def test_a_sentence_cut_by_the_segmenter_is_marked(tmp_path):
+    folder = tmp_path / "long"
+    folder.mkdir()
+    (folder / "a.txt").write_text(" ".join(["word"] * 700) + ".\n")  # 3,500 characters, no sentence end
+    s = session_for(folder, tmp_path / "s.sqlite")
+    state = s.state()
+    assert len(state["item"]["text"]) > 1000 and state["item"]["cut"] is True
+    assert [c["current"] for c in state["item"]["context"]] == [True, False]
+
+
+def test_export_source_tells_single_agreed_and_adjudicated_apart(tmp_path):
+    store = Store(tmp_path / "s.sqlite")
+    store.add_sentences([{"id": f"x-p1-s{i}", "doc_id": "x", "paragraph": 1, "text": f"Sentence {i}."}
+                         for i in (1, 2, 3)])
+    both = {"stance": "none", "framing": "neutral"}
+    store.press("alice", "x-p1-s1", "label", both)                       # one annotator
+    store.press("alice", "x-p1-s2", "label", both)                       # two who agree
+    store.press("bob", "x-p1-s2", "label", both)
+    store.press("alice", "x-p1-s3", "label", both)                       # two who disagree, settled
+    store.press("bob", "x-p1-s3", "label", {**both, "stance": "support"})
+    store.adjudicate("x-p1-s3", "stance", "support", "carol")
+    out = tmp_path / "labels.jsonl"
+    assert export_labels(store, out, TASKS).written == 3
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [(r["id"], r["source"]) for r in rows] == [("x-p1-s1", "single"), ("x-p1-s2", "agreed"),
+                                                      ("x-p1-s3", "adjudicated")]
+    assert load_labelled(out).examples[2].source == "adjudicated"
+
+
+@pytest.mark.parametrize("command", ["agreement", "export"])
+def test_a_foreign_sqlite_file_is_refused_and_left_untouched(tmp_path, command):
+    foreign = tmp_path / "foreign.db"
+    with sqlite3.connect(foreign) as db:
+        db.execute("CREATE TABLE notes (body TEXT)")
+        db.execute("INSERT INTO notes VALUES ('mine')")
+    db.close()
+    before = foreign.read_bytes()
+    args = (["agreement", "--store", foreign] if command == "agreement" else
+            ["annotate", "export", "--store", foreign, "--out", tmp_path / "o.jsonl"])
+    result = run_cli(*args)
+    assert result.code == 2 and result.err.count("\n") == 1 and "not a stanceframe annotation store" in result.err
+    assert foreign.read_bytes() == before and sorted(p.name for p in tmp_path.iterdir()) == ["foreign.db"]
+    with pytest.raises(StanceframeError, match="not a stanceframe annotation store"):
+        Store(foreign)  # the app and import refuse it too, before writing
+    assert foreign.read_bytes() == before
+
+
+def test_agreement_and_export_open_a_store_read_only(articles, tmp_path):
+    s = session_for(articles, tmp_path / "s.sqlite")
+    s.label(s.current(), "stance", "none")
+    s.store.close()
+    store = Store(tmp_path / "s.sqlite", create=False)
+    assert store.answers()["alice"]
+    with pytest.raises(sqlite3.OperationalError, match="readonly"):
+        store.press("alice", s.ids[1], "skip")
 
 
 # --------------------------------------------------------------------------- queue

@@ -4,6 +4,7 @@ labels, and two annotators on one store at once."""
 
 from __future__ import annotations
 
+import http.client
 import json
 import re
 import sqlite3
@@ -81,7 +82,8 @@ def test_a_token_is_required_when_given(tmp_path, articles):
     srv = Server([articles, "--store", tmp_path / "t.sqlite", "--no-model", "--token", token], tmp_path)
     try:
         srv.start()
-        assert srv.request("GET", "/")[0] == 403
+        assert srv.token == token
+        assert srv.request("GET", "/", headers={"Cookie": ""})[0] == 403
         status, headers, _ = srv.request("GET", f"/?token={token}")
         assert status == 200 and "HttpOnly" in headers["set-cookie"] and "SameSite=Strict" in headers["set-cookie"]
         cookie = headers["set-cookie"].split(";")[0]
@@ -98,7 +100,7 @@ def test_off_loopback_a_token_is_generated_and_printed(tmp_path, articles):
         printed = srv.logfile.read_text()
         token = re.search(r"\?token=([\w-]+)", printed).group(1)
         assert len(token) >= 16
-        assert srv.request("GET", "/api/state")[0] == 403
+        assert srv.request("GET", "/api/state", headers={"Cookie": ""})[0] == 403
         assert srv.request("GET", f"/api/state?token={token}")[0] == 200
     finally:
         srv.stop()
@@ -205,3 +207,91 @@ def test_review_escapes_article_text_and_adjudicates(tmp_path, articles):
     rows = [json.loads(line) for line in out.read_text().splitlines()]
     assert [(r["id"], r["stance"]) for r in rows] == [(target, "none")]
     assert "<script>alert(1)</script>" in rows[0]["text"]  # data files keep the exact text
+
+
+def test_loopback_needs_the_printed_token_by_default_and_no_token_warns(tmp_path, articles):
+    srv = Server([articles, "--store", tmp_path / "t.sqlite", "--no-model"], tmp_path).start()
+    try:
+        assert srv.token and len(srv.token) >= 16  # printed in the start URL
+        assert srv.request("GET", "/api/state", headers={"Cookie": ""})[0] == 403  # another local user
+        status, headers, _ = srv.request("GET", f"/?token={srv.token}")
+        assert status == 200 and "HttpOnly" in headers["set-cookie"]
+    finally:
+        srv.stop()
+    srv = Server([articles, "--store", tmp_path / "t.sqlite", "--no-model", "--no-token"], tmp_path).start()
+    try:
+        assert srv.token is None and srv.request("GET", "/api/state")[0] == 200
+        assert "warning: --no-token: any user of this machine" in srv.logfile.read_text()
+    finally:
+        srv.stop()
+
+
+def test_hostile_requests_are_refused_before_anything_else_never_a_500(tmp_path, articles):
+    store = tmp_path / "t.sqlite"
+    srv = Server([articles, "--store", store, "--no-model"], tmp_path).start()
+    try:
+        csrf = srv.csrf()
+        sid = srv.state()["item"]["id"]
+        # a non-ASCII secret is a wrong one: 403, with or without the right cookie
+        assert srv.request("GET", "/api/state?token=%C3%A9", headers={"Cookie": ""})[0] == 403
+        assert srv.request("GET", "/api/state", headers={"Cookie": "stanceframe_token=\u00e9".encode().decode(
+            "latin-1")})[0] == 403
+        status, _, body = srv.post("/api/undo", {}, csrf="\u00e9")
+        assert status == 403 and json.loads(body)["refused"] == "csrf"
+        # a body over the limit is refused unread (by its length, or counted when chunked)
+        status, _, body = srv.post("/api/label", b"[" * 200_000, csrf=csrf)
+        assert status == 413 and b"at most 65536 bytes" in body
+        conn = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=30)
+        conn.request("POST", "/api/label", body=iter([b"[" * 60_000] * 4), encode_chunked=True, headers={
+            "Host": f"127.0.0.1:{srv.port}", "Cookie": f"stanceframe_token={srv.token}",
+            "Content-Type": "application/json", "X-CSRF-Token": csrf, "Transfer-Encoding": "chunked"})
+        assert conn.getresponse().status == 413
+        conn.close()
+        status, _, body = srv.post("/api/label", b"[" * 60_000, csrf=csrf)  # nested deeper than Python parses
+        assert status == 400 and b"not JSON" in body
+        # a press for a sentence that is no longer on screen: 409 with the current state
+        assert srv.post("/api/accept", {"id": sid}, csrf=csrf)[0] == 400  # --no-model: nothing to accept
+        for task, label in (("stance", "none"), ("framing", "neutral")):
+            assert srv.post("/api/label", {"id": sid, "task": task, "label": label}, csrf=csrf)[0] == 200
+        status, _, body = srv.post("/api/label", {"id": sid, "task": "framing", "label": "russian"}, csrf=csrf)
+        answer = json.loads(body)
+        assert status == 409 and answer["stale"] and answer["item"]["id"] != sid and "not saved" in answer["error"]
+        assert "Traceback" not in srv.logfile.read_text()
+    finally:
+        srv.stop()
+    assert [(s, t, lab) for _, s, t, lab in answers(store)] == [(sid, "stance", "none"), (sid, "framing", "neutral")]
+
+
+def test_review_shows_paragraph_who_settled_and_the_open_count(tmp_path, articles):
+    store = tmp_path / "s.sqlite"
+    srv = Server([articles, "--store", store, "--annotator", "carol", "--no-model"], tmp_path).start()
+    try:
+        for who, labels in (("alice", ("support", "neutral")), ("bob", ("none", "western"))):
+            rows = [{"id": "alpha-p2-s2", "doc_id": "alpha", "paragraph": 2, "text": "x", "stance": labels[0],
+                     "framing": labels[1]}]
+            (tmp_path / f"{who}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+            assert run_cli("annotate", "import", "--store", store, "--annotator", who,
+                           tmp_path / f"{who}.jsonl").code == 0
+        assert srv.state()["open_disagreements"] == 2
+        _, _, page = srv.request("GET", "/")
+        assert b'review disagreements (<span id="open-count">2</span> open)' in page
+        status, _, body = srv.post("/api/adjudicate", {"id": "alpha-p2-s2", "task": "stance", "label": "none"})
+        assert status == 200 and json.loads(body) == {"ok": True, "by": "carol", "open": 1, "keys": json.loads(
+            body)["keys"]}
+        _, _, review = srv.request("GET", "/review")
+        text = review.decode()
+        assert '<b id="open-count">1</b> open of 2' in text
+        assert text.count('class="disagreement settled"') == 1 and text.count('class="disagreement"') == 1
+        assert "settled: none, by carol (" in text
+        # the paragraph around the sentence, the sentence marked in it
+        assert '<span class="current">The president warned that arms supplies would provoke Moscow.</span>' in text
+        assert "South Korea said it would only send humanitarian aid to Ukraine." in text
+        assert 'id="filter"' in text
+    finally:
+        srv.stop()
+    empty = Server([articles, "--store", tmp_path / "other.sqlite", "--no-model"], tmp_path).start()
+    try:
+        _, _, review = empty.request("GET", "/review")
+        assert b"No disagreements" in review and b"other.sqlite" in review and b"<table" not in review
+    finally:
+        empty.stop()

@@ -49,3 +49,8 @@ class ServeSafetyError(StanceframeError):
 
 class AnnotationRequestError(StanceframeError):
     """A request to the annotation app names an unknown sentence, task or label (HTTP 400)."""
+
+
+class AnnotationStaleError(AnnotationRequestError):
+    """A key press for a sentence that is no longer the one the annotator is shown (HTTP 409):
+    refused, so that a quick second press never lands on a sentence nobody saw."""

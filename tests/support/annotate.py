@@ -5,6 +5,7 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import re
 import signal
 import subprocess
 import time
@@ -47,6 +48,7 @@ class Server:
         self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT, cwd=cwd, env=env,
                                      start_new_session=True)
         self.logfile = Path(self.log.name)
+        self.token: str | None = None  # read from the start line; sent as the cookie by request()
 
     def start(self) -> Server:
         """Wait until the server answers (any status: with a token it refuses the probe)."""
@@ -56,6 +58,8 @@ class Server:
                 break
             try:
                 self.request("GET", "/favicon.ico")
+                found = re.search(r"\?token=([\w.~-]+)", self.logfile.read_text())
+                self.token = found.group(1) if found else None
                 return self
             except OSError:
                 time.sleep(0.3)
@@ -66,10 +70,17 @@ class Server:
     def base(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    @property
+    def url(self) -> str:
+        """The start URL the server printed (with its token: the browser keeps it as a cookie)."""
+        return self.base + "/" + (f"?token={self.token}" if self.token else "")
+
     def request(self, method: str, path: str, body=None, headers: dict | None = None):
         conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
         data = json.dumps(body).encode() if body is not None and not isinstance(body, bytes) else body
         hdrs = {"Host": f"127.0.0.1:{self.port}", **(headers or {})}
+        if self.token and "Cookie" not in hdrs and "token=" not in path:
+            hdrs["Cookie"] = f"stanceframe_token={self.token}"
         conn.request(method, path, body=data, headers=hdrs)
         resp = conn.getresponse()
         payload = resp.read()

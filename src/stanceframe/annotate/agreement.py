@@ -116,3 +116,9 @@ def format_report(pairs: Sequence[PairAgreement], overall: Sequence[TaskAgreemen
              format_table(["task", "annotators", "sentences with 2+ labels", "Krippendorff's alpha"],
                           [[t.task, t.annotators, t.units, fmt(t.alpha)] for t in overall])]
     return "\n".join(lines)
+
+
+def open_disagreements(store: Store, tasks: Sequence[str]) -> list[Disagreement]:
+    """The disagreements not adjudicated yet."""
+    settled = store.adjudications()
+    return [d for d in disagreements(store, tasks) if d.task not in settled.get(d.sentence_id, {})]

@@ -5,7 +5,10 @@ task (``id, doc_id, paragraph, text, <task>..., source``, the format of
 ``data/*/labels.jsonl`` that ``train``, ``compare``, ``evaluate`` and ``data stats`` read).
 A sentence's label on a task is the review view's adjudication when there is one, else the
 label all its annotators gave; a sentence whose annotators disagree and that is not
-adjudicated yet, or that lacks a task, is left out and counted.
+adjudicated yet, or that lacks a task, is left out and counted. ``source`` says where the
+labels come from (:data:`SOURCES`): ``adjudicated`` (a task's label was chosen in the review
+view), ``agreed`` (two or more annotators gave the same labels on every task) or ``single``
+(one annotator's labels).
 :func:`import_labels` loads an existing labelled file as one annotator's answers.
 """
 
@@ -38,38 +41,47 @@ class ExportSummary:
         return out
 
 
-def resolved_labels(store: Store, tasks: Sequence[str]) -> tuple[dict[str, dict[str, str]], list[str]]:
-    """sentence id -> task -> label for sentences resolved on every task; and the ids left
-    out because of a disagreement."""
+SOURCES = ("single", "agreed", "adjudicated")
+
+
+def resolved_labels(store: Store, tasks: Sequence[str]) -> tuple[dict[str, dict[str, str]], list[str], dict[str, str]]:
+    """sentence id -> task -> label for sentences resolved on every task; the ids left out
+    because of a disagreement; and sentence id -> source (one of :data:`SOURCES`)."""
     answers = store.answers()
     adjudicated = store.adjudications()
-    given: dict[str, dict[str, set[str]]] = {}
+    given: dict[str, dict[str, list[str]]] = {}  # sid -> task -> one label per annotator
     for per_sentence in answers.values():
         for sid, labels in per_sentence.items():
             for task, label in labels.items():
-                given.setdefault(sid, {}).setdefault(task, set()).add(label)
-    out, unresolved = {}, []
+                given.setdefault(sid, {}).setdefault(task, []).append(label)
+    out, unresolved, sources = {}, [], {}
     for sid, per_task in given.items():
         labels, disagree = {}, False
         for task in tasks:
             if task in adjudicated.get(sid, {}):
                 labels[task] = adjudicated[sid][task]
-            elif len(per_task.get(task, ())) == 1:
-                labels[task] = next(iter(per_task[task]))
-            elif len(per_task.get(task, ())) > 1:
+            elif len(set(per_task.get(task, ()))) == 1:
+                labels[task] = per_task[task][0]
+            elif len(set(per_task.get(task, ()))) > 1:
                 disagree = True
         if disagree:
             unresolved.append(sid)
         elif len(labels) == len(tasks):
             out[sid] = labels
-    return out, sorted(unresolved)
+            if any(task in adjudicated.get(sid, {}) for task in tasks):
+                sources[sid] = "adjudicated"
+            elif all(len(per_task[task]) >= 2 for task in tasks):
+                sources[sid] = "agreed"
+            else:
+                sources[sid] = "single"
+    return out, sorted(unresolved), sources
 
 
-def export_labels(store: Store, out: str | Path, tasks: Sequence[str], *, source: str = "gold") -> ExportSummary:
+def export_labels(store: Store, out: str | Path, tasks: Sequence[str]) -> ExportSummary:
     out = Path(out)
     if out.is_dir():
         raise StanceframeError(f"{out}: is a folder; name the labels file to write")
-    labels, unresolved = resolved_labels(store, tasks)
+    labels, unresolved, sources = resolved_labels(store, tasks)
     sentences = store.sentences()
     tmp = out.with_name(out.name + ".part")
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -79,7 +91,7 @@ def export_labels(store: Store, out: str | Path, tasks: Sequence[str], *, source
             if s.id not in labels:
                 continue
             record = {"id": s.id, "doc_id": s.doc_id, "paragraph": s.paragraph, "text": s.text,
-                      **{t: labels[s.id][t] for t in tasks}, "source": source}
+                      **{t: labels[s.id][t] for t in tasks}, "source": sources[s.id]}
             handle.write(json.dumps(record, ensure_ascii=False) + "\n")
             written += 1
         handle.flush()

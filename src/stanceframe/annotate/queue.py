@@ -113,29 +113,73 @@ def fit_fast_model(texts: Sequence[str], labels: dict[str, Sequence[str]], predi
 
 
 class Queue:
-    """The offer order of ``ids`` (article order), re-ranked when new probabilities arrive."""
+    """The offer order of ``ids`` (article order), re-ranked when new probabilities arrive or
+    the annotator switches the order in the page."""
 
     def __init__(self, ids: Sequence[str], texts: Sequence[str], order: str, proba: dict[str, np.ndarray],
                  *, refit_every: int = 20, seed: int = 13, n_clusters: int = 20):
         if order not in ORDERS:
             raise ValueError(f"unknown order {order!r}")
         self.ids, self.texts, self.order = list(ids), list(texts), order
-        self.refit_every, self.seed = refit_every, seed
+        self.refit_every, self.seed, self.n_clusters = refit_every, seed, n_clusters
         self.groups = clusters(self.texts, n_clusters, seed) if order == "diverse" else None
         self._lock = threading.Lock()
-        self._ranked = self._rank(proba)
+        self.proba = dict(proba)  # the probabilities the order is computed from
+        self.source = "the suggestion model" if proba else None
+        self._margin: dict[str, tuple[float, str]] = {}
+        self._ranked = self._rank(self.proba)
         self.refits = 0  # how many background refits have been swapped in
+        self.refitted_at: str | None = None  # UTC time of the latest refit swapped in
         self._labels_at_fit = 0
         self._thread: threading.Thread | None = None
 
     def _rank(self, proba: dict[str, np.ndarray]) -> list[str]:
         # article order needs no margins (and so never imports small-text, which loads torch)
-        margin = margins(proba) if proba and self.order != "article" else np.zeros(len(self.ids))
+        if proba and self.order != "article":
+            per_task = {t: margins({t: p}) for t, p in proba.items()}
+            margin = margins(proba)
+            self._margin = {sid: (float(margin[i]), min(per_task, key=lambda t: per_task[t][i]))
+                            for i, sid in enumerate(self.ids)}
+        else:
+            margin = np.zeros(len(self.ids))
         return [self.ids[i] for i in ranking(self.order, margin, self.groups)]
 
     def ranked(self) -> list[str]:
         with self._lock:
             return list(self._ranked)
+
+    def set_order(self, order: str) -> None:
+        """Switch the order now (the page's order menu); the clusters are computed the first
+        time ``diverse`` is chosen."""
+        if order not in ORDERS:
+            raise ValueError(f"unknown order {order!r}; known: {', '.join(ORDERS)}")
+        with self._lock:
+            self.order = order
+            if order == "diverse" and self.groups is None:
+                self.groups = clusters(self.texts, self.n_clusters, self.seed)
+            self._ranked = self._rank(self.proba)
+
+    def why(self, sid: str) -> str:
+        """One line on why ``sid`` is offered now, by the queue's order."""
+        if self.order == "article":
+            return "next in article order"
+        if not self.proba:
+            return (f"{self.order} order, but no model probabilities yet (--no-model): article order until the "
+                    f"first refit, after {self.refit_every} labels")
+        margin, task = self._margin.get(sid, (0.0, ""))
+        sure = f"the model is least sure of it (margin {margin:.2f} on {task})"
+        if self.order == "diverse":
+            return f"diverse order: of its cluster of similar sentences, {sure}"
+        return f"uncertain order: {sure}"
+
+    def refit_line(self) -> str:
+        """When the order's probabilities were last refitted, for the page."""
+        if self.order == "article":
+            return "article order: no refit"
+        if self.refitted_at is None:
+            return f"not refitted yet; probabilities from {self.source or 'nothing (article order)'}; " \
+                   f"a refit every {self.refit_every} new labels"
+        return f"model last refitted at {self.refitted_at} UTC (refit {self.refits}, every {self.refit_every} new labels)"
 
     def maybe_refit(self, labelled: Callable[[], tuple[list[str], dict[str, list[str]]]], n_labels: int,
                     base: dict[str, np.ndarray]) -> bool:
@@ -154,15 +198,19 @@ class Queue:
         return True
 
     def _refit(self, labelled, base) -> None:
+        import datetime as _dt
+
         ids, labels = labelled()
         index = {sid: i for i, sid in enumerate(self.ids)}
         texts = [self.texts[index[s]] for s in ids if s in index]
         proba = dict(base)
         proba.update(fit_fast_model(texts, labels, self.texts, self.seed))
-        ranked = self._rank(proba)
         with self._lock:
-            self._ranked = ranked
+            self.proba = proba
+            self._ranked = self._rank(proba)
             self.refits += 1
+            self.refitted_at = _dt.datetime.now(_dt.timezone.utc).strftime("%H:%M:%S")
+            self.source = "the refitted tfidf-logreg model"
 
     def wait(self, timeout: float | None = None) -> None:
         """Wait for a running refit (tests, shutdown)."""

@@ -3,6 +3,7 @@ with uvicorn on a safe address."""
 
 from __future__ import annotations
 
+import re
 import secrets
 import sys
 from collections.abc import Sequence
@@ -17,6 +18,9 @@ from stanceframe.errors import ServeSafetyError, StanceframeError
 from stanceframe.terminal import printable
 
 MIN_TOKEN_CHARS = 16
+TOKEN_CHARS = re.compile(rf"[A-Za-z0-9._~-]{{{MIN_TOKEN_CHARS},}}")
+NO_TOKEN_WARNING = ("warning: --no-token: any user of this machine can read every sentence and post labels "
+                    "as you while the server runs")
 
 
 def open_session(paths: Sequence[str], store_path, annotator: str, *, model=None, order: str = "article",
@@ -49,15 +53,21 @@ def open_session(paths: Sequence[str], store_path, annotator: str, *, model=None
     return Session(store, annotator.strip(), ids, tasks, suggestions, queue)
 
 
-def safe_settings(host: str, port: int, token: str | None) -> Settings:
-    """Loopback needs no token; any other address gets the given token (at least
-    :data:`MIN_TOKEN_CHARS` characters) or a generated one."""
-    if token is not None and len(token) < MIN_TOKEN_CHARS:
-        raise ServeSafetyError(f"--token must be at least {MIN_TOKEN_CHARS} characters (or leave it out off loopback "
-                               "to get a generated one)")
-    if not is_loopback(host) and token is None:
-        token = secrets.token_urlsafe(24)
-    return Settings(host=host, port=port, token=token)
+def safe_settings(host: str, port: int, token: str | None, *, no_token: bool = False) -> Settings:
+    """A token is required by default, on loopback too (another user of a shared machine can
+    reach 127.0.0.1): the given one (at least :data:`MIN_TOKEN_CHARS` URL-safe ASCII
+    characters, as it travels in the URL and a cookie) or a generated one. ``no_token`` opts
+    out, on loopback only."""
+    if no_token:
+        if token is not None:
+            raise ServeSafetyError("--no-token and --token contradict each other; pass one")
+        if not is_loopback(host):
+            raise ServeSafetyError(f"--no-token is for loopback only; {host} needs a token")
+        return Settings(host=host, port=port, token=None)
+    if token is not None and not TOKEN_CHARS.fullmatch(token):
+        raise ServeSafetyError(f"--token must be at least {MIN_TOKEN_CHARS} characters of A-Z a-z 0-9 . _ ~ - (it "
+                               "travels in the URL and a cookie), or leave it out to get a generated one")
+    return Settings(host=host, port=port, token=token or secrets.token_urlsafe(24))
 
 
 def check_port(host: str, port: int) -> None:

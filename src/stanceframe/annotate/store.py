@@ -48,6 +48,7 @@ CREATE TABLE IF NOT EXISTS adjudications (
     time TEXT NOT NULL, PRIMARY KEY (sentence_id, task));
 CREATE INDEX IF NOT EXISTS presses_by_annotator ON presses(annotator, undone, id);
 """
+STORE_TABLES = {"meta", "sentences", "presses", "press_labels", "answers", "adjudications"}
 
 
 def now() -> str:
@@ -72,22 +73,67 @@ class Suggestion:
     p: float
 
 
+@dataclass(frozen=True)
+class Undone:
+    """What an undo took back: the press's sentence, action and the labels it had set."""
+
+    sentence_id: str
+    action: str
+    labels: dict[str, str]
+
+
+@dataclass(frozen=True)
+class Adjudication:
+    label: str
+    annotator: str
+    time: str
+
+
 class Store:
-    """A connection to one store file (one per thread: SQLite connections are not shared)."""
+    """A connection to one store file (one per thread: SQLite connections are not shared).
+
+    ``create=False`` opens an existing store read-only (``agreement``, ``annotate export``):
+    nothing is written to the file, not even the switch to WAL. Either way a file that is an
+    SQLite database but not a stanceframe store (no ``meta`` table with a schema version) is
+    refused before anything is written to it."""
 
     def __init__(self, path: str | Path, *, create: bool = True):
         self.path = Path(path)
+        self.readonly = not create
         if not create and not self.path.is_file():
             raise AnnotationStoreError(f"{self.path}: no such annotation store (create one with stanceframe annotate)")
         try:
-            self.db = sqlite3.connect(str(self.path), timeout=30, isolation_level=None, check_same_thread=False)
-            self.db.execute("PRAGMA journal_mode=WAL")
-            self.db.execute("PRAGMA synchronous=FULL")
-            self.db.execute("PRAGMA foreign_keys=ON")
-            self.db.executescript(_DDL)
-            self.db.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+            if create:
+                self.db = sqlite3.connect(str(self.path), timeout=30, isolation_level=None, check_same_thread=False)
+            else:
+                uri = f"{self.path.resolve().as_uri()}?mode=ro"
+                self.db = sqlite3.connect(uri, uri=True, timeout=30, isolation_level=None, check_same_thread=False)
+            self._check_is_store()
+            if create:
+                self.db.execute("PRAGMA journal_mode=WAL")
+                self.db.execute("PRAGMA synchronous=FULL")
+                self.db.execute("PRAGMA foreign_keys=ON")
+                self.db.executescript(_DDL)
+                self.db.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
         except sqlite3.DatabaseError as exc:
             raise AnnotationStoreError(f"{self.path}: not an annotation store ({exc})") from None
+
+    def _check_is_store(self) -> None:
+        """An empty database may become a store; one with tables must already be one."""
+        tables = {name for (name,) in self.db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if not tables and not self.readonly:
+            return
+        version = None
+        if "meta" in tables:
+            row = self.db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+            version = row[0] if row else None
+        missing = STORE_TABLES - tables
+        if version is None or missing:
+            self.db.close()
+            raise AnnotationStoreError(
+                f"{self.path}: not a stanceframe annotation store (an SQLite file without "
+                f"{'its schema version' if version is None else 'the tables ' + ', '.join(sorted(missing))}); "
+                "left untouched")
 
     def close(self) -> None:
         self.db.close()
@@ -139,18 +185,19 @@ class Store:
                                 (annotator, sentence_id, task, label, press_id))
             return press_id
 
-    def undo(self, annotator: str) -> str | None:
+    def undo(self, annotator: str) -> Undone | None:
         """Undo the annotator's latest press that is not undone yet (labels and skips; not
-        imports); returns its sentence id, or None when there is nothing to undo."""
+        imports); returns what it undid, or None when there is nothing to undo."""
         with self._tx():
-            row = self.db.execute("SELECT id, sentence_id FROM presses WHERE annotator = ? AND undone = 0 "
+            row = self.db.execute("SELECT id, sentence_id, action FROM presses WHERE annotator = ? AND undone = 0 "
                                   "AND action != 'import' ORDER BY id DESC LIMIT 1", (annotator,)).fetchone()
             if row is None:
                 return None
-            press_id, sentence_id = row
+            press_id, sentence_id, action = row
             self.db.execute("UPDATE presses SET undone = 1 WHERE id = ?", (press_id,))
-            tasks = [t for (t,) in self.db.execute("SELECT task FROM press_labels WHERE press_id = ?", (press_id,))]
-            for task in tasks:  # the answer is what the latest press left standing says
+            labels = dict(self.db.execute("SELECT task, label FROM press_labels WHERE press_id = ? ORDER BY task",
+                                          (press_id,)).fetchall())
+            for task in labels:  # the answer is what the latest press left standing says
                 self.db.execute("DELETE FROM answers WHERE annotator = ? AND sentence_id = ? AND task = ?",
                                 (annotator, sentence_id, task))
                 prev = self.db.execute(
@@ -160,12 +207,14 @@ class Store:
                 if prev:
                     self.db.execute("INSERT INTO answers VALUES (?, ?, ?, ?, ?)",
                                     (annotator, sentence_id, task, prev[1], prev[0]))
-            return sentence_id
+            return Undone(sentence_id, action, labels)
 
-    def skipped(self, annotator: str) -> set[str]:
-        """Sentences the annotator skipped (and did not undo the skip of)."""
-        return {sid for (sid,) in self.db.execute(
-            "SELECT sentence_id FROM presses WHERE annotator = ? AND action = 'skip' AND undone = 0", (annotator,))}
+    def skipped(self, annotator: str) -> dict[str, int]:
+        """Sentences the annotator skipped (and did not undo the skip of), each with its latest
+        skip's press number: the one skipped longest ago has the smallest."""
+        return dict(self.db.execute(
+            "SELECT sentence_id, MAX(id) FROM presses WHERE annotator = ? AND action = 'skip' AND undone = 0 "
+            "GROUP BY sentence_id", (annotator,)).fetchall())
 
     def answers(self, annotator: str | None = None) -> dict[str, dict[str, dict[str, str]]]:
         """annotator -> sentence id -> task -> label."""
@@ -199,9 +248,14 @@ class Store:
                             (sentence_id, task, label, annotator, now()))
 
     def adjudications(self) -> dict[str, dict[str, str]]:
-        out: dict[str, dict[str, str]] = {}
-        for sid, task, label in self.db.execute("SELECT sentence_id, task, label FROM adjudications"):
-            out.setdefault(sid, {})[task] = label
+        return {sid: {t: a.label for t, a in per.items()} for sid, per in self.adjudication_details().items()}
+
+    def adjudication_details(self) -> dict[str, dict[str, Adjudication]]:
+        """sentence id -> task -> the label chosen, who chose it and when."""
+        out: dict[str, dict[str, Adjudication]] = {}
+        for sid, task, label, who, time in self.db.execute(
+                "SELECT sentence_id, task, label, annotator, time FROM adjudications"):
+            out.setdefault(sid, {})[task] = Adjudication(label, who, time)
         return out
 
     # ------------------------------------------------------------------ plumbing

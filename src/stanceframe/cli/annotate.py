@@ -17,12 +17,14 @@ def _schema_tasks() -> list[str]:
 
 
 def cmd_annotate(args) -> int:
-    from stanceframe.annotate.serve import check_port, open_session, safe_settings, serve
+    from stanceframe.annotate.serve import NO_TOKEN_WARNING, check_port, open_session, safe_settings, serve
 
-    settings = safe_settings(args.host, args.port, args.token)  # refused before anything is read
+    settings = safe_settings(args.host, args.port, args.token, no_token=args.no_token)  # refused before reading
     check_port(settings.host, settings.port)
-    model = None if args.no_model else load_model_option(args.model)
     log = lambda line: print(f"stanceframe annotate: {printable(line)}", file=sys.stderr, flush=True)  # noqa: E731
+    if args.no_token:
+        log(NO_TOKEN_WARNING)
+    model = None if args.no_model else load_model_option(args.model)
     session = open_session(args.paths, args.store, args.annotator, model=model, order=args.order,
                            refit_every=args.refit_every, text_field=args.text_field, id_field=args.id_field, log=log)
     serve(session, settings)

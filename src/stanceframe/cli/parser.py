@@ -221,9 +221,12 @@ def build_parser() -> argparse.ArgumentParser:
     annotate.add_argument("--refit-every", type=positive_int, default=20,
                           help="refit the fast model that orders the queue every N new labels (default 20)")
     annotate.add_argument("--host", default="127.0.0.1",
-                          help="address to bind (default 127.0.0.1); any other needs a token")
+                          help="address to bind (default 127.0.0.1)")
     annotate.add_argument("--port", type=positive_int, default=8765, help="port (default 8765)")
-    annotate.add_argument("--token", help="access token (off loopback: generated and printed in the URL when left out)")
+    annotate.add_argument("--token", help="access token, 16+ characters of A-Z a-z 0-9 . _ ~ - (default: a "
+                                          "generated one, printed in the start URL)")
+    annotate.add_argument("--no-token", action="store_true",
+                          help="no access token (loopback only): any user of this machine can then use the app")
     annotate.add_argument("--text-field", default="text", help="JSONL/CSV field holding the text (default: text)")
     annotate.add_argument("--id-field", default="id", help="JSONL/CSV field holding the id (default: id)")
     annotate.set_defaults(func=cmd_annotate)

@@ -24,6 +24,9 @@ RECORD_SUFFIXES = {".jsonl", ".ndjson", ".csv"}
 SUPPORTED_SUFFIXES = TEXT_SUFFIXES | RECORD_SUFFIXES
 
 _WHITESPACE = re.compile(r"\s+")
+# elements that end a line or a block inside a paragraph element
+_BREAKS = ["br", "hr", "div", "section", "article", "ul", "ol", "dl", "table", "tr", "figure", "main", "details",
+           "summary", "address"]
 
 
 def html_to_text(html: str) -> str:
@@ -37,16 +40,21 @@ def html_to_text(html: str) -> str:
         tag.decompose()
     blocks = ["p", "h1", "h2", "h3", "h4", "h5", "h6", "li", "blockquote", "pre", "figcaption",
               "td", "th", "dd", "dt", "title"]
+    # Inline markup (a link, <b>) adds no space of its own: "<a>lethal aid</a>, given" is
+    # "lethal aid, given". Only a line break or a block boundary separates words.
+    for el in soup.find_all([*blocks, *_BREAKS]):
+        el.insert_before("\n")
+        el.insert_after("\n")
     paragraphs = []
     for el in soup.find_all(blocks):
         if el.find_parent(blocks) is not None:
             continue
-        text = _WHITESPACE.sub(" ", el.get_text(" ")).strip()
+        text = _WHITESPACE.sub(" ", el.get_text()).strip()
         if text:
             paragraphs.append(text)
     if not paragraphs:  # a page without block markup: its lines
         body = soup.body or soup
-        paragraphs = [_WHITESPACE.sub(" ", ln).strip() for ln in body.get_text("\n").split("\n")]
+        paragraphs = [_WHITESPACE.sub(" ", ln).strip() for ln in body.get_text().split("\n")]
         paragraphs = [p for p in paragraphs if p]
     return "\n\n".join(paragraphs)
 
