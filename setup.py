@@ -10,7 +10,7 @@ from setuptools import setup
 from setuptools.command.build_py import build_py
 
 ROOT = Path(__file__).resolve().parent
-SHIPPED = {"models/default": "default-model", "training/schema.toml": "schema.toml"}
+SHIPPED = {"models/default": "default-model", "models/fast": "fast-model", "training/schema.toml": "schema.toml"}
 
 
 class BuildWithShippedData(build_py):

@@ -85,12 +85,16 @@ FAST_PARAMS = {
     "lexicon": {},  # + schema_path, filled in by the _test_schema fixture
     "tfidf-logreg": {},
     "tfidf-svm": {},
-    "minilm-logreg": {"max_length": 64},
-    "minilm-finetune": {"epochs": 2, "max_length": 32, "batch_size": 8, "validation_fraction": 0.34, "patience": 1},
+    "encoder-logreg": {"max_length": 64},
+    "encoder-finetune": {"epochs": 2, "max_length": 32, "batch_size": 8, "validation_fraction": 0.34, "patience": 1},
     "setfit": {"max_steps": 3, "max_length": 32, "batch_size": 8},
     "ensemble": {"members": ["tfidf-logreg", "tfidf-svm"], "weights": [0.6, 0.4]},
+    "encoder-multitask": {"trainable_layers": 1, "epochs": 2, "max_length": 32, "batch_size": 8,
+                          "validation_fraction": 0.0},
+    "fusion": {"encoder_params": {"trainable_layers": 1, "epochs": 2, "max_length": 32, "batch_size": 8,
+                                  "validation_fraction": 0.0}, "ngram_family": "tfidf-logreg"},
 }
-TRANSFORMER_FAMILIES = {"minilm-finetune", "setfit"}
+TRANSFORMER_FAMILIES = {"encoder-finetune", "setfit"}
 ALLOWED_SUFFIXES = {".json", ".npy", ".safetensors", ".txt"}
 
 
@@ -196,7 +200,7 @@ PAIR_LABELS = LABELS + [SWAP[lab] for lab in LABELS]
 # Families that learn the flip from 36 pairs. Not tfidf-svm: its Platt calibration is fitted on
 # out-of-fold margins, and here every held-out sentence's twin (same text, other target,
 # opposite label) sits in the training fold, so the calibration honestly learns an inverted map.
-LEARNS_TARGETS = {"tfidf-logreg", "minilm-logreg", "ensemble"}
+LEARNS_TARGETS = {"tfidf-logreg", "encoder-logreg", "ensemble"}
 
 
 @pytest.mark.parametrize("name", ALL_FAMILIES)
@@ -214,7 +218,7 @@ def test_target_pairs_round_trip(name, tmp_path):
         assert labels == ["support", "restraint"]
 
 
-@pytest.mark.parametrize("name", ["tfidf-logreg", "lexicon", "minilm-logreg"])
+@pytest.mark.parametrize("name", ["tfidf-logreg", "lexicon", "encoder-logreg"])
 def test_per_target_models_round_trip(name, tmp_path):
     params = {**FAST_PARAMS[name], "target_mode": "per-target"}
     est = make_estimator(name, **params).fit(PAIRS, PAIR_LABELS)
@@ -261,7 +265,7 @@ def _evil_pickle(marker: Path) -> bytes:
     ("tfidf-logreg", "coef.npy"),
     ("tfidf-svm", "calibration.npy"),
     ("lexicon", "class_prior.npy"),
-    ("minilm-logreg", "intercept.npy"),
+    ("encoder-logreg", "intercept.npy"),
 ])
 def test_pickle_in_npy_is_refused(name, weight_file, tmp_path):
     folder = fitted(name).save(tmp_path / name)
@@ -272,7 +276,7 @@ def test_pickle_in_npy_is_refused(name, weight_file, tmp_path):
     assert not marker.exists()
 
 
-@pytest.mark.parametrize("name", ["tfidf-logreg", "minilm-logreg"])
+@pytest.mark.parametrize("name", ["tfidf-logreg", "encoder-logreg"])
 def test_object_array_and_wrong_shape_are_refused(name, tmp_path):
     folder = fitted(name).save(tmp_path / name)
     np.save(folder / "coef.npy", np.array([{"a": 1}], dtype=object), allow_pickle=True)
@@ -294,7 +298,7 @@ def test_tampered_json_is_refused(tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name,subdir", [("minilm-finetune", "transformer"), ("setfit", "encoder")])
+@pytest.mark.parametrize("name,subdir", [("encoder-finetune", "transformer"), ("setfit", "encoder")])
 def test_transformer_folder_with_pickle_weights_is_refused(name, subdir, tmp_path):
     folder = fitted(name).save(tmp_path / name)
     weights = folder / subdir / "model.safetensors"
@@ -450,8 +454,8 @@ def test_bundle_round_trip_with_two_tasks(tmp_path):
 
 
 def test_bundle_refuses_a_tampered_estimator(tmp_path):
-    stance = make_estimator("minilm-logreg").fit(TEXTS, LABELS)
-    path = ModelBundle("minilm-logreg", {"stance": stance}).save(tmp_path / "model")
+    stance = make_estimator("encoder-logreg").fit(TEXTS, LABELS)
+    path = ModelBundle("encoder-logreg", {"stance": stance}).save(tmp_path / "model")
     marker = tmp_path / "executed.txt"
     (path / "stance" / "coef.npy").write_bytes(_evil_pickle(marker))
     with pytest.raises(ModelFolderError):

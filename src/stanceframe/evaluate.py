@@ -53,6 +53,8 @@ def task_metrics(y_true: Sequence[str], proba: np.ndarray, classes: Sequence[str
         "confusion": confusion_matrix(y_true, y_pred, labels=labels).tolist() if y_true else [],
         "labels": labels,
         "n": len(y_true),
+        "predicted_share": {lab: (y_pred.count(lab) / len(y_pred) if y_pred else 0.0) for lab in labels},
+        "true_share": {lab: (y_true.count(lab) / len(y_true) if y_true else 0.0) for lab in labels},
     }
 
 
@@ -202,12 +204,14 @@ def leaderboard_rows(results: dict[str, dict[str, dict]]) -> list[dict]:
                 "accuracy": s["accuracy"]["mean"],
                 "ece": s["ece"]["mean"],
                 "per_class_f1": {lab: v["f1"]["mean"] for lab, v in s["per_class"].items()},
+                "per_class_precision": {lab: v["precision"]["mean"] for lab, v in s["per_class"].items()},
                 "fit_seconds": s["fit_seconds"]["mean"],
                 "sentences_per_s": s["sentences_per_s"]["mean"],
             })
             if "realtext" in s:  # compare's real-text check (task_metrics of one fit)
                 rows[-1]["realtext_macro_f1"] = s["realtext"]["macro_f1"]
                 rows[-1]["realtext_per_class_f1"] = {lab: v["f1"] for lab, v in s["realtext"]["per_class"].items()}
+                rows[-1]["realtext_predicted_share"] = s["realtext"].get("predicted_share", {})
     rows.sort(key=lambda r: (r["task"], -r["macro_f1"]))
     return rows
 

@@ -210,6 +210,7 @@ def compare(
     families: Sequence[str] | None = None,
     progress=None,
     data: LabelledSet | None = None,
+    export: Path | None = None,
 ) -> CompareResult:
     """Cross-validate every family of the config on the same grouped folds; log a parent
     run per family with nested fold runs; run the real-text check; write the leaderboard;
@@ -317,7 +318,7 @@ def compare(
                                                                      register=register))
     if result.best == PER_TASK:
         result.summaries[PER_TASK] = {"_model": _assemble_per_task(result, everything, config, tracker, gold, root)}
-    md = leaderboard_markdown(result.leaderboard, config, best=result.best)
+    md = leaderboard_markdown(result.leaderboard, config, best=result.best, best_per_task=result.best_per_task)
     (report_dir / "leaderboard.md").write_text(md)
     (report_dir / "leaderboard.json").write_text(json.dumps(result.leaderboard, indent=2))
     plots.leaderboard_chart(result.leaderboard, report_dir / "leaderboard.png")
@@ -325,7 +326,7 @@ def compare(
                            "json": str(report_dir / "leaderboard.json")}
     if promote and result.best:
         model_info = result.summaries[result.best]["_model"]
-        export = root / config.promote_export
+        export = Path(export) if export else root / config.promote_export
         bundle = ModelBundle.load(model_info["bundle_dir"])
         bundle.save(export, promoted_by=config.promote_rule)
         if model_info.get("version"):

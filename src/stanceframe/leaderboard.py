@@ -7,7 +7,8 @@ from stanceframe.experiment_config import ExperimentConfig
 from stanceframe.markdown import markdown_table
 
 
-def leaderboard_markdown(rows: list[dict], config: ExperimentConfig | None = None, best: str | None = None) -> str:
+def leaderboard_markdown(rows: list[dict], config: ExperimentConfig | None = None, best: str | None = None,
+                         best_per_task: dict[str, str] | None = None) -> str:
     lines = []
     if config:
         grouping = "article" if config.group_by == "article" else "paragraph"
@@ -22,22 +23,28 @@ def leaderboard_markdown(rows: list[dict], config: ExperimentConfig | None = Non
                          f"{', '.join(config.realtext)}, scored on their sentences.")
         lines.append("")
     has_real = any("realtext_macro_f1" in r for r in rows)
-    headers = ["family", "task", "CV macro-F1 (mean ± std)", "CV per-class F1"]
-    headers += ["real-text macro-F1", "real-text per-class F1"] if has_real else []
+    headers = ["family", "task", "CV macro-F1 (mean ± std)", "CV per-class F1", "CV per-class precision"]
+    headers += ["real-text macro-F1", "real-text per-class F1", "real-text predicted shares"] if has_real else []
     headers += ["accuracy", "ECE", "fit s", "sentences/s"]
     lines.append(markdown_table(headers, [_leaderboard_row(r, has_real) for r in rows]))
     if best:
         rule = f"{config.promote_rule} over {' + '.join(config.promote_protocols)}" if config else "rule"
         lines.append(f"\nBest family ({rule}): **{best}**")
+    if best_per_task:
+        protocols = " + ".join(config.promote_protocols) if config else "the protocols"
+        lines.append("\nBest per task (macro-F1, mean of " + protocols + "): "
+                     + ", ".join(f"{t} **{f}**" for t, f in best_per_task.items()))
     return "\n".join(lines) + "\n"
 
 
 def _leaderboard_row(r: dict, has_real: bool) -> list[str]:
     row = [r["family"], r["task"], f"{r['macro_f1']:.3f} ± {r['macro_f1_std']:.3f}",
-           ", ".join(f"{k} {v:.2f}" for k, v in r["per_class_f1"].items())]
+           ", ".join(f"{k} {v:.2f}" for k, v in r["per_class_f1"].items()),
+           ", ".join(f"{k} {v:.2f}" for k, v in r.get("per_class_precision", {}).items())]
     if has_real:
         rp = ", ".join(f"{k} {v:.2f}" for k, v in r.get("realtext_per_class_f1", {}).items())
-        row += [f"{r['realtext_macro_f1']:.3f}", rp] if "realtext_macro_f1" in r else [None, None]
+        shares = ", ".join(f"{k} {v:.0%}" for k, v in r.get("realtext_predicted_share", {}).items())
+        row += [f"{r['realtext_macro_f1']:.3f}", rp, shares] if "realtext_macro_f1" in r else [None, None, None]
     return row + [f"{r['accuracy']:.3f}", f"{r['ece']:.3f}", f"{r['fit_seconds']:.2f}", f"{r['sentences_per_s']:,.0f}"]
 
 

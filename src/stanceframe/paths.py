@@ -52,6 +52,15 @@ def default_model_dir() -> Path:
     return project_file(Path("models") / "default", "default-model")
 
 
+def fast_model_dir() -> Path:
+    """The fast model for bulk work (``--model fast``): ``models/fast/`` of the project or
+    checkout, else the one the installed package ships."""
+    return project_file(Path("models") / "fast", "fast-model")
+
+
+NAMED_MODELS = {"default": default_model_dir, "fast": fast_model_dir}
+
+
 @dataclass(frozen=True)
 class Corpus:
     """A folder of articles, the file its segmented sentences go to, its labels and (for

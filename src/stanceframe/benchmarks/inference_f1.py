@@ -1,5 +1,5 @@
 """``benchmark speed --f1``: does ``tag``'s optimised inference path score what the plain
-transformers pipeline scores? Macro-F1 of ``minilm-finetune`` on the seed grouped
+transformers pipeline scores? Macro-F1 of ``encoder-finetune`` on the seed grouped
 cross-validation, each fold's model fitted once and its test sentences scored both ways."""
 
 from __future__ import annotations
@@ -54,7 +54,7 @@ def tag_path_proba(est, task: str, texts: list[str]):
 
 def inference_path_f1(root: Path, n_splits: int = 5, params: dict | None = None,
                       log: Callable[[str], None] = lambda m: None) -> dict:
-    """Macro-F1 of ``minilm-finetune`` on the seed grouped cross-validation (the folds of
+    """Macro-F1 of ``encoder-finetune`` on the seed grouped cross-validation (the folds of
     ``compare``: seed 13, grouped by paragraph, contrast sentences in training only) with
     each fold's model fitted once and its test sentences scored two ways: by the path ``tag``
     runs (:func:`tag_path_proba`) and by the unoptimised transformers pipeline."""

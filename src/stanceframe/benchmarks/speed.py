@@ -6,12 +6,12 @@ In one process and one run, on the same sentences:
 1. **end to end** per family: ``run_tag`` from a JSONL file of articles to a JSONL file of
    rows (reading, segmentation, batching, prediction, writing), sentences/s, median of
    ``repeats`` runs after a warm-up;
-2. **the peer**: the fine-tuned ``minilm-finetune`` models (one per task) wrapped in
+2. **the peer**: the fine-tuned ``encoder-finetune`` models (one per task) wrapped in
    ``transformers.pipeline("text-classification", batch_size=64)``, fed the same sentences
    already split;
 3. **the ceiling**: the forward pass alone of the model ``tag`` runs, on pre-tokenized,
    length-sorted batches;
-4. ``ratio_vs_pipeline`` = (1) for ``minilm-finetune`` / (2); ``ratio_vs_raw`` = (1) / (3);
+4. ``ratio_vs_pipeline`` = (1) for ``encoder-finetune`` / (2); ``ratio_vs_raw`` = (1) / (3);
 5. peak RSS of ``stanceframe tag`` over 100k and 1M sentences, each in a fresh process
    (:mod:`.memory`: ``os.wait4`` gives that child's own ``ru_maxrss``);
 6. fit seconds per family on the seed set (gold + contrast sentences).
@@ -99,7 +99,7 @@ def _uses_encoder(bundle) -> bool:
 
 
 def untrained_finetune_bundle(classes: dict[str, list[str]]):
-    """A ``minilm-finetune`` bundle whose classification heads are untrained (seeded random):
+    """A ``encoder-finetune`` bundle whose classification heads are untrained (seeded random):
     the same network, so the same speed as a fine-tuned one, without minutes of training.
     ``--quick`` uses it when no fine-tuned model is cached; its predictions mean nothing."""
     import numpy as np
@@ -121,7 +121,7 @@ def untrained_finetune_bundle(classes: dict[str, list[str]]):
         est.model_, est.tokenizer_ = model.eval(), tokenizer
         est.encoder_version_ = encoder_version(est.encoder)
         estimators[task] = est
-    return ModelBundle(TRANSFORMER_FAMILY, estimators, {"name": "minilm-finetune (untrained heads, --quick)"})
+    return ModelBundle(TRANSFORMER_FAMILY, estimators, {"name": "encoder-finetune (untrained heads, --quick)"})
 
 
 class _SequenceClassifier:
@@ -331,7 +331,7 @@ def run_bench(settings: BenchSettings, root: Path, log: Callable[[str], None] = 
     # 1. end to end
     for family in settings.families:
         model = transformer if family == TRANSFORMER_FAMILY else fitted[family].bundle
-        is_transformer = family in {"minilm-logreg", "minilm-finetune", "setfit"} or _uses_encoder(model)
+        is_transformer = family in {"encoder-logreg", "encoder-finetune", "setfit"} or _uses_encoder(model)
         corpus = small if is_transformer else big
         log(f"{family}: tagging {corpus.name} ({settings.repeats} runs after a warm-up)...")
         result = end_to_end(model, corpus, warmup_small if is_transformer else warmup, scratch, settings)

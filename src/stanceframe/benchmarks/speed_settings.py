@@ -7,18 +7,18 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-TRANSFORMER_FAMILY = "minilm-finetune"  # the family compared with the pipeline and its ceiling
+TRANSFORMER_FAMILY = "encoder-finetune"  # the family compared with the pipeline and its ceiling
 RSS_FAMILY = "tfidf-logreg"  # streaming memory is measured with the fast family
-DEFAULT_FAMILIES = ("lexicon", "tfidf-logreg", "tfidf-svm", "minilm-logreg", "minilm-finetune", "setfit")
-EXPENSIVE_FITS = {"minilm-finetune", "setfit"}  # cached under out/bench/models/ between runs
+DEFAULT_FAMILIES = ("lexicon", "tfidf-logreg", "tfidf-svm", "encoder-logreg", "encoder-finetune", "setfit")
+EXPENSIVE_FITS = {"encoder-finetune", "setfit"}  # cached under out/bench/models/ between runs
 SHIPPED_DEFAULT = "default"  # `--family default`: the committed models/default/, not a fresh fit
 PIPELINE_BATCH_SIZE = 64
 WARMUP_SENTENCES = 200  # the untimed run before each family's timed runs
 SEED = 13
 
 TARGETS = {
-    "ratio_vs_pipeline": 1.5,  # minilm-finetune end to end / pipeline
-    "ratio_vs_raw": 0.85,  # minilm-finetune end to end / forward pass alone
+    "ratio_vs_pipeline": 1.5,  # encoder-finetune end to end / pipeline
+    "ratio_vs_raw": 0.85,  # encoder-finetune end to end / forward pass alone
     "tfidf_sentences_per_s": 15_000,
     "rss_growth": 0.10,  # peak RSS at the largest size vs the smallest
 }
@@ -32,7 +32,7 @@ class BenchSettings:
     families: tuple[str, ...] = DEFAULT_FAMILIES
     rss_sizes: tuple[int, ...] = (100_000, 1_000_000)
     input: list[str] = field(default_factory=list)
-    model: str | None = None  # a fine-tuned minilm-finetune folder for the peer and the ceiling
+    model: str | None = None  # a fine-tuned encoder-finetune folder for the peer and the ceiling
     batch_size: int | None = None  # tag's --batch-size; None: tag's default per family
     refit: bool = False
     quick: bool = False

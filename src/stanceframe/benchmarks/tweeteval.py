@@ -43,9 +43,9 @@ GRIDS: dict[str, list[dict]] = {
     "lexicon": [{}],
     "tfidf-logreg": [{"char_ngrams": c, "C": C} for c in (False, True) for C in (3.0, 10.0, 30.0)],
     "tfidf-svm": [{"char_ngrams": c, "C": C} for c in (False, True) for C in (0.1, 0.3, 1.0)],
-    "minilm-logreg": [{"C": C, "max_length": 64} for C in (0.3, 1.0, 3.0, 10.0)],
+    "encoder-logreg": [{"C": C, "max_length": 64} for C in (0.3, 1.0, 3.0, 10.0)],
     # one run; the epoch is chosen on validation loss (fit_eval_set), see _fit
-    "minilm-finetune": [{"epochs": 3, "learning_rate": 1e-4, "max_length": 64, "validation_fraction": 0.0}],
+    "encoder-finetune": [{"epochs": 3, "learning_rate": 1e-4, "max_length": 64, "validation_fraction": 0.0}],
     "setfit": [{"max_length": 64, "C": C} for C in (1.0,)],
 }
 # how each family may condition on the target (the other modes are measured at the selected config)
@@ -53,15 +53,15 @@ TARGET_MODES_MEASURED = {
     "lexicon": ["cross", "per-target", "none"],
     "tfidf-logreg": ["cross", "per-target", "none"],
     "tfidf-svm": ["cross", "per-target", "none"],
-    "minilm-logreg": ["cross", "per-target", "pair", "none"],
+    "encoder-logreg": ["cross", "per-target", "pair", "none"],
     "setfit": ["cross", "per-target", "pair"],
 }
-CHEAP = {"lexicon", "tfidf-logreg", "tfidf-svm", "minilm-logreg"}  # refit 5x for the CV estimate
-EMBEDDING_CACHED = {"minilm-logreg"}  # frozen-encoder embeddings shared by fits in one process
+CHEAP = {"lexicon", "tfidf-logreg", "tfidf-svm", "encoder-logreg"}  # refit 5x for the CV estimate
+EMBEDDING_CACHED = {"encoder-logreg"}  # frozen-encoder embeddings shared by fits in one process
 SPARSE = ("tfidf-svm", "tfidf-logreg")
-DENSE = ("minilm-logreg", "minilm-finetune", "setfit")
+DENSE = ("encoder-logreg", "encoder-finetune", "setfit")
 ENSEMBLE_WEIGHTS = (0.3, 0.5, 0.7)  # weight of the sparse member
-ORDER = ["lexicon", "tfidf-logreg", "tfidf-svm", "minilm-logreg", "minilm-finetune", "setfit", "ensemble"]
+ORDER = ["lexicon", "tfidf-logreg", "tfidf-svm", "encoder-logreg", "encoder-finetune", "setfit", "ensemble"]
 
 PUBLISHED_FALLBACK = {  # TweetEval leaderboard, stance, test split (the folder's README)
     "TimeLMs-2021 (twitter-roberta)": 72.9, "BERTweet": 71.2, "RoBERTa-retrained": 69.3, "RoBERTa-base": 68.0,
@@ -159,7 +159,7 @@ def _predict_labels(est, inputs) -> tuple[np.ndarray, list[str]]:
 def _fit(family: str, params: dict, train: LabelledSet, seed: int, val: LabelledSet | None = None):
     est = build_estimator(family, TASK, params, seed, schema=train.schema)
     fit_eval = getattr(est, "fit_eval_set", None)
-    if callable(fit_eval) and val is not None:  # minilm-finetune: best epoch by validation loss
+    if callable(fit_eval) and val is not None:  # encoder-finetune: best epoch by validation loss
         fit_eval(train.inputs(), train.labels(TASK), val.inputs(), val.labels(TASK))
     else:
         est.fit(train.inputs(), train.labels(TASK))

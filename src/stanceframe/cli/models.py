@@ -93,13 +93,18 @@ def cmd_compare(args) -> int:
     elif args.task or args.target_field or args.schema:
         raise StanceframeError("--task, --target-field and --schema go with --data (the config names its own data)")
     progress = None if args.quiet else (lambda line: print(line, file=sys.stderr, flush=True))
+    if args.export and not args.promote:
+        raise StanceframeError("--export goes with --promote")
     result = ex.compare(config, tracker=tracker, root=root, promote=args.promote, families=args.family or None,
-                        progress=progress, data=data)
+                        progress=progress, data=data, export=args.export)
     rows = [[r["family"], r["task"], f"{r['macro_f1']:.3f} ± {r['macro_f1_std']:.3f}",
              " ".join(f"{k}:{v:.2f}" for k, v in r["per_class_f1"].items()), r["accuracy"], r["ece"],
              f"{r['fit_seconds']:.2f}", f"{r['sentences_per_s']:,.0f}"] for r in result.leaderboard]
     print(format_table(["family", "task", "macro-F1", "per-class F1", "accuracy", "ECE", "fit s", "sent/s"], rows))
     print(f"\nbest ({config.promote_rule}): {result.best}", file=sys.stderr)
+    if result.best_per_task:
+        print("best per task (mean of " + " and ".join(config.promote_protocols) + "): "
+              + ", ".join(f"{t} {f}" for t, f in result.best_per_task.items()), file=sys.stderr)
     print(f"leaderboard: {result.report_paths['markdown']}, {result.report_paths['png']}", file=sys.stderr)
     if result.promoted:
         print(f"promoted {result.promoted['family']} -> {result.promoted['export']} "

@@ -79,7 +79,10 @@ def build_parser() -> argparse.ArgumentParser:
     compare = sub.add_parser("compare", help="cross-validate every family of the config; leaderboard; --promote the best")
     compare.add_argument("--config", type=Path, help="experiments config (default: training/experiments.toml)")
     compare.add_argument("--family", action="append", help="only these families (repeatable)")
-    compare.add_argument("--promote", action="store_true", help="export the best family to models/ and alias it champion")
+    compare.add_argument("--promote", action="store_true", help="export the best family (or each task's best, with "
+                                                              "the per_task rule) and alias it champion")
+    compare.add_argument("--export", type=Path, help="with --promote: the model folder to write (default: the "
+                                                     "config's [promote] export)")
     compare.add_argument("--quiet", action="store_true", help="no per-fold progress lines")
     _data_args(compare, "labelled JSONL/CSV files or hf:FOLDER[#split]: cross-validate on these instead of the "
                         "config's data (folds grouped by a 'paragraph' field if present, else one record per group)")
@@ -275,7 +278,7 @@ def _speed_args(p) -> None:
                         "(default: 2000)")
     p.add_argument("--input", nargs="+", metavar="PATH", help="benchmark on these files instead of synthetic text")
     p.add_argument("--family", action="append", help="only these families (repeatable); \"default\" times the shipped models/default/")
-    p.add_argument("--model", help="a fine-tuned minilm-finetune model folder for the pipeline and the ceiling "
+    p.add_argument("--model", help="a fine-tuned encoder-finetune model folder for the pipeline and the ceiling "
                                    "(default: fit one on the seed set, cached in out/bench/models/)")
     p.add_argument("--repeats", type=positive_int, help="timed runs per measurement (median; default 3)")
     p.add_argument("--batch-size", type=positive_int,
@@ -283,7 +286,7 @@ def _speed_args(p) -> None:
     p.add_argument("--refit", action="store_true", help="fit the transformer families again instead of the cache")
     p.add_argument("--no-rss", action="store_true", help="skip the peak-memory runs")
     p.add_argument("--f1", action="store_true",
-                   help="also cross-validate minilm-finetune on the seed set and compare macro-F1 of tag's "
+                   help="also cross-validate encoder-finetune on the seed set and compare macro-F1 of tag's "
                         "inference path with the transformers pipeline's (fits 10 models: slow)")
 
 

@@ -1,5 +1,5 @@
 """The ``ensemble`` family: a weighted average of the class probabilities of member
-families (by default the target-crossed ``tfidf-svm`` and ``minilm-logreg``: sparse
+families (by default the target-crossed ``tfidf-svm`` and ``encoder-logreg``: sparse
 n-grams and a sentence encoder make different mistakes).
 
 Each member is a full estimator of its own family, fitted on the same inputs (texts or
@@ -20,12 +20,12 @@ from stanceframe.models.base import TextClassifier
 from stanceframe.models.folder import jsonable
 from stanceframe.models.inputs import split_inputs
 
-DEFAULT_MEMBERS = ["tfidf-svm", "minilm-logreg"]
+DEFAULT_MEMBERS = ["tfidf-svm", "encoder-logreg"]
 MEMBERS_DIR = "members"
 
 
 class EnsembleClassifier(TextClassifier):
-    """Parameters: ``members`` (family names; None: tfidf-svm + minilm-logreg),
+    """Parameters: ``members`` (family names; None: tfidf-svm + encoder-logreg),
     ``member_params`` (one dict of hyperparameters per member, None: defaults),
     ``weights`` (one per member, None: equal), ``random_state`` (passed to members
     that take one)."""

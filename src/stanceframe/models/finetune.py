@@ -1,4 +1,4 @@
-"""The ``minilm-finetune`` family: all-MiniLM-L6-v2 with a classification head, fine-tuned
+"""The ``encoder-finetune`` family: all-MiniLM-L6-v2 with a classification head, fine-tuned
 end to end on CPU with transformers' ``Trainer``.
 
 Early stopping watches the (class-weighted) loss on a stratified validation fold carved

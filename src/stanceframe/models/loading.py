@@ -28,6 +28,13 @@ def load_model(spec: str | Path | None = None):
             )
         return ModelBundle.load(path)
     text = str(spec)
+    from stanceframe.paths import NAMED_MODELS
+
+    if text in NAMED_MODELS and not Path(text).is_dir():  # --model fast / default (a folder of that name wins)
+        path = NAMED_MODELS[text]()
+        if not (path / MANIFEST).is_file():
+            raise ModelFolderError(f"{path}: the {text} model is missing; rebuild it with `make {text}-model`")
+        return ModelBundle.load(path)
     if text.startswith(("runs:/", "models:/")):
         try:
             from stanceframe.tracking import load_bundle_from_uri

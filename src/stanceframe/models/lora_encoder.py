@@ -164,6 +164,7 @@ class MultiTaskEncoder:
         self.fit_seconds = 0.0
         self._lock = threading.Lock()
         self._last: tuple | None = None
+        self._encoder_sha256: str | None = None
 
     # ---- building the network
     def _build(self, source: str):
@@ -341,6 +342,8 @@ class MultiTaskEncoder:
         return out
 
     def _trainable_state(self) -> dict:
+        if self.peft_model is None:  # loaded: the adapters are merged; save what was read
+            return self._loaded_state
         from peft import get_peft_model_state_dict
 
         adapter = {k: v.detach().clone() for k, v in get_peft_model_state_dict(self.peft_model).items()}
@@ -401,7 +404,7 @@ class MultiTaskEncoder:
         state = self._trainable_state()
         save_file({k: v.contiguous() for k, v in state["adapter"].items()}, str(folder / ADAPTER_FILE))
         save_file({k: v.contiguous() for k, v in state["heads"].items()}, str(folder / HEADS_FILE))
-        config = {"encoder": {"name": self.encoder, "sha256": encoder_sha256}, **self.settings,
+        config = {"encoder": {"name": self.encoder, "sha256": encoder_sha256 or self._encoder_sha256}, **self.settings,
                   "first_trainable": self.first_trainable, "classes": self.classes,
                   "predict_batch_size": self.predict_batch_size,
                   "training": {**{k: v for k, v in self.train_settings.items()}, "history": self.history,
@@ -431,9 +434,11 @@ class MultiTaskEncoder:
             raise ModelFolderError(f"{folder}/{CONFIG_FILE}: missing or bad setting ({exc})") from None
         source = resolve_encoder(self.encoder)
         check_encoder_identity(source, config["encoder"], str(folder))
+        self._encoder_sha256 = config["encoder"].get("sha256")
+        self.first_trainable = config.get("first_trainable")
         self._build(source)
-        self._load_trainable_state({"adapter": load_file(str(folder / ADAPTER_FILE)),
-                                    "heads": load_file(str(folder / HEADS_FILE))})
+        self._loaded_state = {"adapter": load_file(str(folder / ADAPTER_FILE)), "heads": load_file(str(folder / HEADS_FILE))}
+        self._load_trainable_state(self._loaded_state)
         self.model = self.peft_model.merge_and_unload()
         self.peft_model = None
         self.model.eval()

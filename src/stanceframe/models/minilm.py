@@ -1,4 +1,4 @@
-"""The ``minilm-logreg`` family: frozen all-MiniLM-L6-v2 sentence embeddings (mean
+"""The ``encoder-logreg`` family: frozen all-MiniLM-L6-v2 sentence embeddings (mean
 pooled, L2-normalised) and a class-balanced LogisticRegression.
 
 The model folder holds only the head (.npy) and the encoder's name and package

@@ -10,7 +10,7 @@ safetensors + tokenizer (``encoder/``) and the head as .npy.
 
 Targets (``(target, text)`` pairs): ``target_mode="cross"`` (default) tunes the body and
 embeds the text alone and crosses the embedding with the target in the head
-(inputs.target_crossed), as minilm-logreg; ``pair`` tunes and embeds the string
+(inputs.target_crossed), as encoder-logreg; ``pair`` tunes and embeds the string
 ``"target [SEP] text"`` (the tokenizer's separator); ``per-target`` fits one SetFit model
 per target; ``none`` ignores targets.
 """
