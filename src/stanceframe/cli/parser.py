@@ -142,7 +142,8 @@ def build_parser() -> argparse.ArgumentParser:
     al.add_argument("--quiet", action="store_true", help="no progress lines")
     al.set_defaults(func=cmd_benchmark_active_learning)
 
-    model_help = "model folder, runs:/<id>/model or models:/<name>@<alias> (default: models/default/)"
+    model_help = ("model folder, runs:/<id>/model, models:/<name>@<alias>, or a shipped model: `default` (the most "
+                  "accurate, an encoder) or `fast` (n-grams, for bulk work) (default: $STANCEFRAME_MODEL, else default)")
     tag = sub.add_parser(
         "tag", help="tag articles sentence by sentence (JSONL/CSV/Parquet)",
         description="Tag articles with stance and framing, sentence by sentence. Exit status: 0 all tagged, "

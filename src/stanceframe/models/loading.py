@@ -10,12 +10,19 @@ from pathlib import Path
 from stanceframe.digests import folder_digest
 from stanceframe.errors import ModelFolderError
 
+MODEL_ENV = "STANCEFRAME_MODEL"  # the model commands use when --model is not given
+
 
 def load_model(spec: str | Path | None = None):
-    """A :class:`ModelBundle` from a model folder, ``runs:/...`` or ``models:/name@alias``;
-    ``None`` means the project's ``models/default/``."""
+    """A :class:`ModelBundle` from a model folder, ``runs:/...``, ``models:/name@alias`` or a
+    named model (``default``, ``fast``); ``None`` means ``$STANCEFRAME_MODEL`` when set (any of
+    those), else the project's ``models/default/``."""
+    import os
+
     from stanceframe.models.bundle import MANIFEST, ModelBundle
 
+    if spec in (None, "") and os.environ.get(MODEL_ENV):
+        spec = os.environ[MODEL_ENV]
     if spec in (None, ""):
         from stanceframe.paths import default_model_dir
 
