@@ -43,7 +43,7 @@ check-system:
 FAST_FAMILY ?= tfidf-svm
 OUT ?= out
 
-run: install
+run: install encoders
 	$(PY) -m stanceframe data build
 	$(PY) -m stanceframe data stats
 	@test -f models/default/manifest.json || $(MAKE) --no-print-directory default-model

@@ -12,6 +12,9 @@ os.environ["MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"] = "false"
 os.environ["TOKENIZERS_PARALLELISM"] = "false"
 os.environ.pop("MLFLOW_TRACKING_URI", None)
 os.environ.pop("STANCEFRAME_SCHEMA", None)  # tests use the committed schema unless they set one
+# Commands given no --model use the shipped `fast` model (n-grams: quick, no torch) in the suite; the
+# tests of the shipped default itself (an encoder model) name it (test_default_model.py, marked slow).
+os.environ["STANCEFRAME_MODEL"] = "fast"
 
 import random  # noqa: E402
 import shutil  # noqa: E402

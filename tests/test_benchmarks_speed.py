@@ -29,7 +29,7 @@ def test_benchmark_speed_quick_writes_the_documented_json(project):
     report = json.loads(out.read_text())
 
     families = report["sentences_per_s"]
-    assert {"tfidf-logreg", "minilm-finetune"} <= set(families)
+    assert {"tfidf-logreg", "encoder-finetune"} <= set(families)
     assert all(isinstance(v, (int, float)) and v > 0 for v in families.values())
     for family, result in report["families"].items():
         assert result["sentences"] > 0 and len(result["runs_s"]) == 3
@@ -71,7 +71,7 @@ def test_tag_path_proba_is_what_tag_writes(tmp_path):
     src = tmp_path / "in.jsonl"
     src.write_text("".join(json.dumps({"id": f"r{i}", "text": t}) + "\n" for i, t in enumerate(texts)))
     out = tmp_path / "out.jsonl"
-    run_tag([str(src)], ModelBundle("minilm-finetune", {"stance": est}), out=out, unit="record")
+    run_tag([str(src)], ModelBundle("encoder-finetune", {"stance": est}), out=out, unit="record")
     rows = [json.loads(line) for line in out.read_text().splitlines()]
     written = np.asarray([[r[f"p_stance_{c}"] for c in est.classes_] for r in rows])
     assert np.array_equal(written, proba)

@@ -68,34 +68,34 @@ def test_published_results_come_from_the_folder_readme(tiny_tweeteval):
 def test_benchmark_tweeteval_end_to_end(project, capsys, tiny_tweeteval):
     out = project / "out" / "bench"
     code = cli.main(["benchmark", "tweeteval", "--data", str(tiny_tweeteval), "--families",
-                     "lexicon,tfidf-svm,minilm-logreg,ensemble", "--out", str(out), "--cv-folds", "3"])
+                     "lexicon,tfidf-svm,encoder-logreg,ensemble", "--out", str(out), "--cv-folds", "3"])
     stdout, stderr = capsys.readouterr()
     assert code == 0, stderr
 
     table = (out / "tweeteval.md").read_text()
     assert table == stdout.rstrip("\n") + "\n" or table in stdout
     assert "| SVM (published) |" in table and "67.3" in table
-    for family in ("lexicon", "tfidf-svm", "minilm-logreg", "ensemble"):
+    for family in ("lexicon", "tfidf-svm", "encoder-logreg", "ensemble"):
         assert f"stanceframe {family}" in table
     assert "Target conditioning" in table and "per-target models" in table
 
     payload = json.loads((out / "tweeteval.json").read_text())
     assert payload["n_train"] == 80 and payload["n_val"] == 30
     fams = payload["families"]
-    assert set(fams) == {"lexicon", "tfidf-svm", "minilm-logreg", "ensemble"}
+    assert set(fams) == {"lexicon", "tfidf-svm", "encoder-logreg", "ensemble"}
     assert len(fams["tfidf-svm"]["grid"]) == 6  # C x char n-grams
     assert fams["tfidf-svm"]["val_official"] == max(g["val_official"] for g in fams["tfidf-svm"]["grid"])
     assert len(fams["tfidf-svm"]["cv_train"]["folds"]) == 3
     assert set(fams["tfidf-svm"]["target_modes"]) == {"cross", "per-target", "none"}
-    assert set(fams["minilm-logreg"]["target_modes"]) == {"cross", "per-target", "pair", "none"}
+    assert set(fams["encoder-logreg"]["target_modes"]) == {"cross", "per-target", "pair", "none"}
     # the flipped hillary cues: without the target, the linear model cannot get them all
     modes = fams["tfidf-svm"]["target_modes"]
     assert modes["cross"]["val"] > modes["none"]["val"]
     # the lexicon with labels from the data has no cues: its target's majority stance
     assert fams["lexicon"]["val_f1"]["against"] > 0 and fams["lexicon"]["val_f1"]["favor"] == 0
-    assert fams["ensemble"]["selected"]["members"] == ["tfidf-svm", "minilm-logreg"]
+    assert fams["ensemble"]["selected"]["members"] == ["tfidf-svm", "encoder-logreg"]
     # the selected encoder config is timed from scratch (its grid's later fits reused cached embeddings)
-    logreg = fams["minilm-logreg"]
+    logreg = fams["encoder-logreg"]
     later_fits = [g["fit_seconds"] for g in logreg["grid"][1:]]
     assert logreg["fit_seconds"] > max(later_fits)
     assert fams["ensemble"]["fit_seconds"] == pytest.approx(fams["tfidf-svm"]["fit_seconds"] + logreg["fit_seconds"])

@@ -353,17 +353,17 @@ def network_closed(monkeypatch):
 
 
 def minilm_folder(path: Path, encoder: str, task_path: str = "stance") -> Path:
-    """A hand-made minilm-logreg model folder (as a stranger could send it)."""
+    """A hand-made encoder-logreg model folder (as a stranger could send it)."""
     classes = ["none", "restraint", "support"]
     (path / "stance").mkdir(parents=True)
-    meta = {"family": "minilm-logreg", "classes": classes, "target_vocabulary": [],
+    meta = {"family": "encoder-logreg", "classes": classes, "target_vocabulary": [],
             "params": {"encoder": encoder, "max_length": 128, "batch_size": 32, "C": 10.0,
                        "class_weight": "balanced", "random_state": 0, "target_mode": "per-target"},
             "encoder": {"name": encoder, "package_version": None}}
     (path / "stance" / "estimator.json").write_text(json.dumps(meta), encoding="utf-8")
     np.save(path / "stance" / "coef.npy", np.zeros((3, 384)))
     np.save(path / "stance" / "intercept.npy", np.zeros(3))
-    manifest = {"format_version": 1, "family": "minilm-logreg",
+    manifest = {"format_version": 1, "family": "encoder-logreg",
                 "tasks": {"stance": {"labels": classes, "path": task_path}}}
     (path / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
     return path

@@ -36,7 +36,11 @@ def test_load_model_errors_are_one_line_user_errors(tmp_path, monkeypatch):
     (tmp_path / "data").mkdir()  # makes tmp_path the project root, without models/default
     monkeypatch.setattr("stanceframe.paths.checkout_root", lambda: None)  # ...and no checkout,
     monkeypatch.setattr("stanceframe.paths.SHIPPED", tmp_path / "shipped")  # nor a shipped default
+    monkeypatch.delenv("STANCEFRAME_MODEL")  # the suite's choice (conftest): here the real default is asked for
     with pytest.raises(ModelFolderError, match="no default model yet; create it with `make default-model`"):
+        load_model(None)
+    monkeypatch.setenv("STANCEFRAME_MODEL", "fast")
+    with pytest.raises(ModelFolderError, match="the fast model is missing; rebuild it with `make fast-model`"):
         load_model(None)
 
 
@@ -61,6 +65,7 @@ def test_default_model_is_models_default_of_the_project(tmp_path, monkeypatch, m
     (tmp_path / "data").mkdir()
     shutil.copytree(model_dir, tmp_path / "models" / "default")
     monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("STANCEFRAME_MODEL")
     assert load_model(None).family == "tfidf-logreg"
 
 
