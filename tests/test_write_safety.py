@@ -1,0 +1,182 @@
+"""Write safety through the command (issue 20): no command writes through a symbolic link,
+replaces anything but a regular file, or removes or overwrites a file or folder it did not
+create itself. Each test reproduces the issue's repro from an empty folder (``a.txt``
+holding one sentence) through ``stanceframe`` itself and checks that the user's file is
+untouched, the refusal is one line (exit 2), and the command's own output still works."""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import stat
+import subprocess
+from pathlib import Path
+
+import pytest
+from support.cli import run_cli
+from support.tagging import read_jsonl
+
+SENTENCE = "Seoul sends shells.\n"
+
+
+@pytest.fixture
+def here(tmp_path) -> Path:
+    """An empty folder holding only ``a.txt`` (the issue's ``printf 'Seoul sends shells.\\n' > a.txt``)."""
+    (tmp_path / "a.txt").write_text(SENTENCE, encoding="utf-8")
+    return tmp_path
+
+
+def tag(here: Path, model_dir, *args):
+    result = run_cli("tag", *args, "--model", model_dir, cwd=here)
+    assert "Traceback" not in result.err, result.err
+    return result
+
+
+def refused(result, *words) -> str:
+    """The one line of a refusal (exit 2) and that it says ``words``."""
+    assert result.code == 2, (result.code, result.err)
+    lines = result.err.strip().splitlines()
+    assert len(lines) == 1, result.err
+    for word in words:
+        assert word in lines[0], lines[0]
+    return lines[0]
+
+
+# --------------------------------------------------------------------------- tag's side files
+
+
+def test_a_link_at_the_lock_file_is_not_written_through(here, model_dir):
+    (here / "v.txt").write_text("keep\n")
+    (here / "o.jsonl.lock").symlink_to("v.txt")
+    refused(tag(here, model_dir, "a.txt", "--out", "o.jsonl"), "o.jsonl.lock", "symbolic link")
+    assert (here / "v.txt").read_text() == "keep\n" and (here / "o.jsonl.lock").is_symlink()
+    assert not (here / "o.jsonl").exists()
+
+
+def test_the_users_own_lock_file_is_neither_written_nor_removed(here, model_dir):
+    (here / "p.jsonl.lock").write_text("my notes on the lock\n")
+    refused(tag(here, model_dir, "a.txt", "--out", "p.jsonl"), "p.jsonl.lock", "not a lock file of stanceframe tag")
+    assert (here / "p.jsonl.lock").read_text() == "my notes on the lock\n"
+    (here / "p.jsonl.lock").unlink()
+    assert tag(here, model_dir, "a.txt", "--out", "p.jsonl").code == 0
+    assert not (here / "p.jsonl.lock").exists() and len(read_jsonl(here / "p.jsonl")) == 1
+
+
+def test_a_lock_file_left_by_a_killed_run_is_reused(here, model_dir):
+    (here / "o.jsonl.lock").write_text("4242\n")  # what a run killed with -9 leaves
+    assert tag(here, model_dir, "a.txt", "--out", "o.jsonl").code == 0
+    assert not (here / "o.jsonl.lock").exists()
+
+
+def test_a_link_at_the_journals_temporary_name_is_not_written_through(here, model_dir):
+    (here / "v.txt").write_text("keep\n")
+    (here / "o.jsonl.part.json.tmp").symlink_to("v.txt")
+    assert tag(here, model_dir, "a.txt", "--out", "o.jsonl").code == 0
+    assert (here / "v.txt").read_text() == "keep\n" and (here / "o.jsonl.part.json.tmp").is_symlink()
+    assert len(read_jsonl(here / "o.jsonl")) == 1 and not (here / "o.jsonl").is_symlink()
+
+
+def test_a_dangling_part_link_never_makes_the_output_a_link(here, model_dir):
+    (here / "o.jsonl.part").symlink_to(here / "elsewhere.jsonl")
+    for extra in ([], ["--resume"], ["--force"]):
+        refused(tag(here, model_dir, "a.txt", "--out", "o.jsonl", *extra), "o.jsonl.part",
+                "not the unfinished output of a stanceframe tag run")
+        assert not (here / "elsewhere.jsonl").exists() and not (here / "o.jsonl").exists()
+    assert (here / "o.jsonl.part").is_symlink()
+
+
+def test_the_users_own_part_file_is_not_truncated_or_called_an_unfinished_run(here, model_dir):
+    (here / "v.part").write_text("data\n")
+    for extra in ([], ["--resume"], ["--force"]):
+        line = refused(tag(here, model_dir, "a.txt", "--out", "v", *extra), "v.part", "is not the unfinished output")
+        assert "unfinished output of an earlier" not in line
+        assert (here / "v.part").read_text() == "data\n" and not (here / "v").exists()
+
+
+def test_a_progress_file_link_is_refused(here, model_dir):
+    (here / "v.txt").write_text("keep\n")
+    (here / "o.jsonl.part.json").symlink_to("v.txt")
+    refused(tag(here, model_dir, "a.txt", "--out", "o.jsonl", "--resume"), "o.jsonl.part.json", "symbolic link")
+    refused(tag(here, model_dir, "a.txt", "--out", "o.jsonl", "--force"), "o.jsonl.part.json", "symbolic link")
+    assert (here / "v.txt").read_text() == "keep\n"
+
+
+def test_tags_own_unfinished_run_is_still_named_and_resumed(here, model_dir):
+    assert tag(here, model_dir, "a.txt", "--out", "o.jsonl").code == 0
+    whole = (here / "o.jsonl").read_bytes()
+    os.rename(here / "o.jsonl", here / "o.jsonl.part")  # an unfinished run: its part and its progress file
+    part = os.stat(here / "o.jsonl.part")
+    (here / "o.jsonl.part.json").write_text(json.dumps({
+        "version": 1, "offset": 0, "consumed": 0, "counts": {}, "part": [part.st_dev, part.st_ino],
+        "fingerprint": json.loads(os.getxattr(here / "o.jsonl.part", "user.stanceframe.tag"))["fingerprint"]}))
+    refused(tag(here, model_dir, "a.txt", "--out", "o.jsonl"), "unfinished output of an earlier stanceframe tag run",
+            "--resume")
+    assert tag(here, model_dir, "a.txt", "--out", "o.jsonl", "--resume").code == 0
+    assert (here / "o.jsonl").read_bytes() == whole and not (here / "o.jsonl.part").exists()
+
+
+# --------------------------------------------------------------------------- what --out may name
+
+
+def test_out_onto_a_device_or_a_link_to_one_is_refused_even_with_force(here, model_dir):
+    os.mknod(here / "nulldev", 0o666 | stat.S_IFCHR, os.makedev(1, 3))
+    (here / "link").symlink_to("nulldev")
+    os.mkfifo(here / "fifo")
+    for name, kind in (("nulldev", "a device"), ("link", "a symbolic link"), ("fifo", "a FIFO")):
+        refused(tag(here, model_dir, "a.txt", "--out", name, "--force"), name, kind)
+    assert stat.S_ISCHR(os.lstat(here / "nulldev").st_mode) and (here / "link").is_symlink()
+    assert stat.S_ISFIFO(os.lstat(here / "fifo").st_mode)
+
+
+def test_out_onto_a_link_to_a_regular_file_is_refused(here, model_dir):
+    (here / "real.jsonl").write_text("precious\n")
+    (here / "o.jsonl").symlink_to("real.jsonl")
+    refused(tag(here, model_dir, "a.txt", "--out", "o.jsonl", "--force"), "symbolic link", "name the file it points to")
+    assert (here / "real.jsonl").read_text() == "precious\n" and (here / "o.jsonl").is_symlink()
+
+
+def test_out_with_a_trailing_slash_names_a_folder_and_is_refused(here, model_dir):
+    line = refused(tag(here, model_dir, "a.txt", "--out", "newdir/"), "newdir/", "names a folder")
+    assert "newdir/out.jsonl" in line
+    assert not (here / "newdir").exists()
+
+
+def test_a_copy_of_tags_output_is_not_taken_for_tags_own(here, model_dir):
+    (here / "x.txt").write_text(SENTENCE)
+    assert tag(here, model_dir, "x.txt", "--out", "out.jsonl").code == 0
+    subprocess.run(["cp", "-a", str(here / "out.jsonl"), str(here / "cur.jsonl")], check=True)
+    with open(here / "cur.jsonl", "a") as handle:
+        handle.write("note\n")
+    refused(tag(here, model_dir, "x.txt", "--out", "cur.jsonl"), "cur.jsonl", "not written by stanceframe tag")
+    assert (here / "cur.jsonl").read_text().endswith("note\n")
+    subprocess.run(["cp", "-a", str(here / "out.jsonl"), str(here / "same.jsonl")], check=True)  # unedited copy
+    refused(tag(here, model_dir, "x.txt", "--out", "same.jsonl"), "not written by stanceframe tag")
+    with open(here / "out.jsonl", "a") as handle:  # tag's own file, edited in place
+        handle.write("note\n")
+    refused(tag(here, model_dir, "x.txt", "--out", "out.jsonl"), "not written by stanceframe tag")
+    assert tag(here, model_dir, "x.txt", "--out", "cur.jsonl", "--force").code == 0
+    assert tag(here, model_dir, "x.txt", "--out", "cur.jsonl").code == 0  # now tag's own: made again
+
+
+def test_a_full_disk_during_tag_is_one_line_and_resume_completes(here, model_dir, monkeypatch):
+    lines = "".join(json.dumps({"id": f"d{i}", "text": f"Seoul sends shells number {i}."}) + "\n" for i in range(40))
+    (here / "many.jsonl").write_text(lines)
+    whole = tag(here, model_dir, "many.jsonl", "--out", "whole.jsonl")
+    assert whole.code == 0
+    real_fsync, calls = os.fsync, []
+
+    def fsync(fd):  # the disk fills up after the first commit (output and progress file)
+        calls.append(fd)
+        if len(calls) > 3:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    full = tag(here, model_dir, "many.jsonl", "--out", "o.jsonl")
+    line = refused(full, "o.jsonl.part", "disk full", "--resume")
+    assert "No space left on device" in line
+    monkeypatch.setattr(os, "fsync", real_fsync)
+    assert tag(here, model_dir, "many.jsonl", "--out", "o.jsonl", "--resume").code == 0
+    assert (here / "o.jsonl").read_bytes() == (here / "whole.jsonl").read_bytes()
+    assert not list(here.glob(".*.tmp"))
