@@ -9,6 +9,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import shutil
 import stat
 import subprocess
 from pathlib import Path
@@ -180,3 +181,66 @@ def test_a_full_disk_during_tag_is_one_line_and_resume_completes(here, model_dir
     assert tag(here, model_dir, "many.jsonl", "--out", "o.jsonl", "--resume").code == 0
     assert (here / "o.jsonl").read_bytes() == (here / "whole.jsonl").read_bytes()
     assert not list(here.glob(".*.tmp"))
+
+
+# --------------------------------------------------------------------------- model folders
+
+
+def labelled(here: Path) -> Path:
+    from support.tagging import gold_sentences
+
+    path = here / "ok.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in gold_sentences()), encoding="utf-8")
+    return path
+
+
+def train(here: Path, export: str):
+    result = run_cli("train", "--family", "tfidf-logreg", "--config", "none", "--data", labelled(here), "--no-track",
+                     "--export", export, cwd=here)
+    assert "Traceback" not in result.err, result.err
+    return result
+
+
+def test_train_export_never_removes_a_folder_that_is_not_a_model(here):
+    (here / "web" / "src").mkdir(parents=True)
+    (here / "web" / "manifest.json").write_text("{}\n")  # a web app's manifest, not a model's
+    (here / "web" / "src" / "app.js").write_text("code\n")
+    refused(train(here, "web"), "web", "not a stanceframe model folder")
+    assert (here / "web" / "src" / "app.js").read_text() == "code\n"
+    assert (here / "web" / "manifest.json").read_text() == "{}\n"
+    (here / "notes").mkdir()
+    (here / "notes" / "todo.txt").write_text("mine\n")
+    refused(train(here, "notes"), "notes", "not empty")
+    assert (here / "notes" / "todo.txt").read_text() == "mine\n"
+
+
+def test_train_export_replaces_only_a_models_own_files(here):
+    assert train(here, "m").code == 0
+    (here / "m" / "stance" / "intercept.npy").unlink(missing_ok=True)  # a model to be replaced whole
+    (here / "m" / "README.md").write_text("my notes on this model\n")  # the user's, beside the model
+    assert train(here, "m").code == 0
+    assert (here / "m" / "README.md").read_text() == "my notes on this model\n"
+    assert run_cli("tag", "a.txt", "--model", "m", cwd=here).code == 0
+    (here / "stance").mkdir()
+    (here / "stance" / "mine.txt").write_text("mine\n")  # a user's folder where a task folder goes
+    shutil.rmtree(here / "m" / "stance")
+    os.symlink(here / "stance", here / "m" / "stance")
+    refused(train(here, "m"), "its stance is a symbolic link")
+    assert (here / "stance" / "mine.txt").read_text() == "mine\n"
+
+
+def test_compare_promote_never_removes_a_folder_that_is_not_a_model(project):
+    (project / "web" / "src").mkdir(parents=True)
+    (project / "web" / "manifest.json").write_text('{"name": "my app"}\n')
+    (project / "web" / "src" / "app.js").write_text("code\n")
+    config = project / "training" / "promote.toml"
+    config.write_text('[data]\ngold = ["data/seed/labels.jsonl"]\n[cv]\nn_splits = 2\nn_repeats = 1\n'
+                      '[promote]\nexport = "web"\nregister = "best"\n[report]\ndir = "out/compare"\n'
+                      '[families.lexicon]\n')
+    result = run_cli("compare", "--config", config, "--promote", "--no-track", "--quiet", cwd=project)
+    assert result.code == 2 and "not a stanceframe model folder" in result.err.strip().splitlines()[-1]
+    assert (project / "web" / "src" / "app.js").read_text() == "code\n"
+    config.write_text(config.read_text().replace('export = "web"', 'export = "models/champion"'))
+    result = run_cli("compare", "--config", config, "--promote", "--no-track", "--quiet", cwd=project)
+    assert result.code == 0, result.err
+    assert (project / "models" / "champion" / "manifest.json").is_file()
