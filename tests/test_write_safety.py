@@ -244,3 +244,37 @@ def test_compare_promote_never_removes_a_folder_that_is_not_a_model(project):
     result = run_cli("compare", "--config", config, "--promote", "--no-track", "--quiet", cwd=project)
     assert result.code == 0, result.err
     assert (project / "models" / "champion" / "manifest.json").is_file()
+
+
+# --------------------------------------------------------------------------- inspect --html / --open
+
+
+def test_inspect_html_never_replaces_its_article_or_another_file(here, model_dir):
+    result = run_cli("inspect", "a.txt", "--model", model_dir, "--html", "a.txt", cwd=here)
+    refused(result, "a.txt", "is an input")
+    assert (here / "a.txt").read_text() == SENTENCE
+    (here / "notes.html").write_text("<p>my notes</p>\n")
+    refused(run_cli("inspect", "a.txt", "--model", model_dir, "--html", "notes.html", cwd=here),
+            "notes.html", "not a page stanceframe inspect wrote")
+    assert (here / "notes.html").read_text() == "<p>my notes</p>\n"
+    assert run_cli("inspect", "a.txt", "--model", model_dir, "--html", "page.html", cwd=here).code == 0
+    assert run_cli("inspect", "a.txt", "--model", model_dir, "--html", "page.html", cwd=here).code == 0  # its own
+    assert "stanceframe" in (here / "page.html").read_text()
+
+
+@pytest.mark.parametrize("record_id", ["../escaped/pwn", "/ABSOLUTE/pwn", "..", ".hidden"])
+def test_inspect_open_names_its_page_inside_the_folder(here, model_dir, monkeypatch, record_id):
+    import webbrowser
+
+    opened = []
+    monkeypatch.setattr(webbrowser, "open", opened.append)
+    work = here / "work"
+    work.mkdir()
+    record_id = record_id.replace("/ABSOLUTE", str(here / "abs"))
+    (here / "r.jsonl").write_text(json.dumps({"id": record_id, "text": SENTENCE.strip()}) + "\n")
+    result = run_cli("inspect", here / "r.jsonl", "--model", model_dir, "--open", cwd=work)
+    assert result.code == 0, result.err
+    pages = list(work.iterdir())
+    assert len(pages) == 1 and pages[0].name.endswith(".inspect.html") and not pages[0].name.startswith(".")
+    assert opened == [pages[0].resolve().as_uri()]
+    assert sorted(p.name for p in here.iterdir()) == ["a.txt", "r.jsonl", "work"]  # nothing outside
