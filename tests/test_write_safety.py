@@ -278,3 +278,33 @@ def test_inspect_open_names_its_page_inside_the_folder(here, model_dir, monkeypa
     assert len(pages) == 1 and pages[0].name.endswith(".inspect.html") and not pages[0].name.startswith(".")
     assert opened == [pages[0].resolve().as_uri()]
     assert sorted(p.name for p in here.iterdir()) == ["a.txt", "r.jsonl", "work"]  # nothing outside
+
+
+# --------------------------------------------------------------------------- data build --sentences
+
+
+def seed_folder(here: Path) -> tuple[Path, Path]:
+    """A folder of one article and its gold labels (one sentence)."""
+    (here / "seeds").mkdir()
+    shutil.copy(here / "a.txt", here / "seeds" / "a.txt")
+    labels = here / "labels.jsonl"
+    labels.write_text(json.dumps({"id": "a-p1-s1", "doc_id": "a", "paragraph": 1, "text": SENTENCE.strip(),
+                                  "stance": "support", "framing": "neutral"}) + "\n")
+    return here / "seeds", labels
+
+
+def test_data_build_never_overwrites_the_gold_labels_or_an_article(here):
+    seeds, labels = seed_folder(here)
+    gold = labels.read_bytes()
+    for target, why in ((labels, "is an input"), (seeds / "a.txt", "is an input"),
+                        (here / "a.txt", "is not a sentences file")):
+        result = run_cli("data", "build", "--seeds", seeds, "--labels", labels, "--sentences", target, cwd=here)
+        refused(result, str(target), why)
+    assert labels.read_bytes() == gold and (here / "a.txt").read_text() == SENTENCE
+    (here / "other.jsonl").write_text('{"id": "x", "text": "Seoul refused.", "stance": "none"}\n')  # labels too
+    refused(run_cli("data", "build", "--seeds", seeds, "--labels", labels, "--sentences", "other.jsonl", cwd=here),
+            "is not a sentences file")
+    for _ in range(2):  # a new file, then its own file again
+        result = run_cli("data", "build", "--seeds", seeds, "--labels", labels, "--sentences", "s.jsonl", cwd=here)
+        assert result.code == 0, result.err
+    assert [r["id"] for r in read_jsonl(here / "s.jsonl")] == ["a-p1-s1"]
