@@ -308,3 +308,31 @@ def test_data_build_never_overwrites_the_gold_labels_or_an_article(here):
         result = run_cli("data", "build", "--seeds", seeds, "--labels", labels, "--sentences", "s.jsonl", cwd=here)
         assert result.code == 0, result.err
     assert [r["id"] for r in read_jsonl(here / "s.jsonl")] == ["a-p1-s1"]
+
+
+# --------------------------------------------------------------------------- annotate export --out
+
+
+def test_annotate_export_never_overwrites_the_store_or_an_article(here):
+    _, labels = seed_folder(here)
+    assert run_cli("annotate", "import", labels, "--store", "s.sqlite", "--annotator", "ann", cwd=here).code == 0
+    assert run_cli("annotate", "import", labels, "--store", "t.sqlite", cwd=here).code == 0  # another store
+    def contents():  # the stores' rows (a checkpoint may move bytes between a store and its -wal) and the article
+        import sqlite3
+
+        dumps = {}
+        for name in ("s.sqlite", "t.sqlite"):
+            with sqlite3.connect(here / name) as db:
+                dumps[name] = list(db.iterdump())
+        return {**dumps, "a.txt": (here / "a.txt").read_bytes()}
+
+    before = contents()
+    for out, why in (("s.sqlite", "is an input"), ("t.sqlite", "is not a labels file"),
+                     ("a.txt", "is not a labels file")):
+        refused(run_cli("annotate", "export", "--store", "s.sqlite", "--out", out, cwd=here), out, why)
+    (here / "link.jsonl").symlink_to("s.sqlite")
+    refused(run_cli("annotate", "export", "--store", "s.sqlite", "--out", "link.jsonl", cwd=here), "is an input")
+    assert contents() == before
+    for _ in range(2):  # a new labels file, then export's own file again
+        assert run_cli("annotate", "export", "--store", "s.sqlite", "--out", "l.jsonl", cwd=here).code == 0
+    assert [r["id"] for r in read_jsonl(here / "l.jsonl")] == ["a-p1-s1"]

@@ -14,7 +14,7 @@ from stanceframe.corpus import SUPPORTED_SUFFIXES, Sentence, read_documents_stri
 from stanceframe.dataset import checked_records, file_records, load_labelled
 from stanceframe.errors import DataFileError, UnlabelledSentencesError
 from stanceframe.paths import Corpus
-from stanceframe.safe_paths import check_output_file, replace_file
+from stanceframe.safe_paths import check_output_file, holds_jsonl_records, replace_file
 from stanceframe.schema import Schema
 
 CATALOG_FIELDS = ("doc_id", "voice", "topic", "date", "synthetic")
@@ -108,20 +108,10 @@ def write_jsonl(path: Path, records) -> Path:
 SENTENCE_KEYS = frozenset(f.name for f in fields(Sentence))
 
 
-def is_sentences_file(path: Path, lines: int = 200) -> bool:
-    """``path`` is empty or a sentences file as ``data build`` writes it (its first ``lines``
-    records are segmented sentences and nothing else: not labels, not an article)."""
-    with open(path, "rb") as handle:
-        for n, line in enumerate(handle):
-            if n >= lines:
-                break
-            try:
-                record = json.loads(line)
-            except ValueError:
-                return False
-            if not isinstance(record, dict) or set(record) != SENTENCE_KEYS:
-                return False
-    return True
+def is_sentences_file(path: Path) -> bool:
+    """``path`` is empty or a sentences file as ``data build`` writes it (segmented sentences
+    and nothing else: not labels, not an article)."""
+    return holds_jsonl_records(path, lambda record: isinstance(record, dict) and set(record) == SENTENCE_KEYS)
 
 
 def load_catalog(path: str | Path) -> dict[str, dict]:

@@ -15,6 +15,7 @@ temporary folders are removed with what uses them (:func:`remove_with`).
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import stat
@@ -98,6 +99,25 @@ def check_output_file(path: str | Path, *, what: str, inputs: Iterable[str | Pat
 
 def _example(what: str) -> str:
     return {"--html": "page.html", "--sentences": "sentences.jsonl"}.get(what, "out.jsonl")
+
+
+def holds_jsonl_records(path: Path, accept: Callable[[object], bool], lines: int = 200) -> bool:
+    """Whether ``path`` is empty or a JSONL file whose first ``lines`` non-blank lines are
+    records that ``accept`` takes: how a command recognises a file it writes by its content
+    (a labels export, a sentences file), where a mark would not survive ``git clone``."""
+    with open(path, "rb") as handle:
+        for n, line in enumerate(handle):
+            if n >= lines:
+                break
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except ValueError:
+                return False
+            if not accept(record):
+                return False
+    return True
 
 
 def create_new(path: Path, mode: int = 0o666) -> int:
