@@ -22,7 +22,14 @@ from stanceframe.spark.reading import (
     read_parquet_rows,
 )
 from stanceframe.spark.scoring import scoring_udf
-from stanceframe.spark.session import read_parquet_records, require_pyspark, ship_model, spark_session, write_mode
+from stanceframe.spark.session import (
+    mark_output,
+    read_parquet_records,
+    require_pyspark,
+    ship_model,
+    spark_session,
+    write_mode,
+)
 from stanceframe.terminal import printable
 
 
@@ -79,7 +86,7 @@ def run_spark_tag(
     summary = TagSummary(output=out)
     items = None
     try:
-        mode = write_mode(spark, out)
+        mode = write_mode(spark, out, [path for path, _, _ in plan.files] + plan.parquet)
         name = ship_model(spark, bundle)
         started = time.perf_counter()
         options = dict(text_field=text_field, id_field=id_field, unit=unit, strict=strict, part_column=part_column)
@@ -112,6 +119,7 @@ def run_spark_tag(
         if partition_by is not None:
             writer = writer.partitionBy(partition_by)
         writer.parquet(out)
+        mark_output(spark, out)  # the only kind of folder a later run replaces
         summary.seconds = time.perf_counter() - started
     finally:
         if items is not None:
