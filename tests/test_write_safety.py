@@ -336,3 +336,33 @@ def test_annotate_export_never_overwrites_the_store_or_an_article(here):
     for _ in range(2):  # a new labels file, then export's own file again
         assert run_cli("annotate", "export", "--store", "s.sqlite", "--out", "l.jsonl", cwd=here).code == 0
     assert [r["id"] for r in read_jsonl(here / "l.jsonl")] == ["a-p1-s1"]
+
+
+# --------------------------------------------------------------------------- MLflow: temporary folders, store paths
+
+
+def test_a_runs_model_load_leaves_no_temporary_folder_behind(here, model_dir):
+    from support.cli import run_process
+
+    from stanceframe.tracking import Tracker, local_store_uri
+
+    uri = local_store_uri(here / "store")
+    tracker = Tracker(uri, "write-safety", root=here / "store")
+    with tracker.run("tfidf"):
+        logged = tracker.log_bundle(model_dir)
+    (here / "tmp").mkdir()
+    env = {"TMPDIR": str(here / "tmp"), "MLFLOW_TRACKING_URI": uri}
+    for spec in (logged["model_uri"], "runs:/0123456789abcdef/model"):  # loaded, and a failed fetch
+        proc = run_process("tag", "a.txt", "--model", spec, cwd=here, env=env)
+        assert proc.returncode in (0, 2) and b"Traceback" not in proc.stderr, proc.stderr.decode()
+        assert not [p.name for p in (here / "tmp").iterdir() if p.name.startswith("stanceframe-model-")]
+    assert proc.returncode == 2 and b"cannot fetch the model" in proc.stderr
+
+
+def test_a_sqlite_store_in_a_missing_folder_is_refused_not_created(here):
+    _, labels = seed_folder(here)
+    uri = f"sqlite:///{here}/typo/dir/x.db"
+    result = run_cli("train", "--family", "lexicon", "--config", "none", "--data", labels, "--tracking-uri", uri,
+                     cwd=here)
+    refused(result, uri, f"{here}/typo/dir does not exist")
+    assert not (here / "typo").exists()

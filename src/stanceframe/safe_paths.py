@@ -234,5 +234,11 @@ def replace_own_entries(folder: Path, *, what: str, own: Callable[[Path], list[s
 
 def remove_with(owner: object, folder: str | Path) -> None:
     """Remove ``folder`` (a temporary folder this program made) when ``owner`` is collected
-    or the program ends, whichever comes first."""
-    weakref.finalize(owner, shutil.rmtree, str(folder), True)
+    or the program ends, whichever comes first; never from a forked child (a segmentation
+    worker holds a copy of ``owner``, not the folder)."""
+    weakref.finalize(owner, _remove_in, os.getpid(), str(folder))
+
+
+def _remove_in(pid: int, folder: str) -> None:
+    if os.getpid() == pid:
+        shutil.rmtree(folder, ignore_errors=True)

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from stanceframe.corpus import Skipped
+from stanceframe.safe_paths import remove_with
 from stanceframe.spark.inputs import InputPlan, plan_inputs
 from stanceframe.spark.reading import (
     DOCUMENT,
@@ -75,7 +76,9 @@ def run_spark_tag(
     plan = plan_inputs(paths)
     bundle = model if isinstance(model, ModelBundle) else load_model(model)
     if not bundle.path or not Path(bundle.path).is_dir():
-        bundle.save(tempfile.mkdtemp(prefix="stanceframe-model-"))
+        folder = tempfile.mkdtemp(prefix="stanceframe-model-")
+        bundle.save(folder)
+        remove_with(bundle, folder)
     classes = model_classes(bundle)
     columns = sentence_columns(classes)
     batch_size = batch_size or default_batch_size(bundle)  # as the local engine chooses it
