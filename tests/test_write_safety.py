@@ -341,12 +341,13 @@ def test_annotate_export_never_overwrites_the_store_or_an_article(here):
 # --------------------------------------------------------------------------- MLflow: temporary folders, store paths
 
 
-def test_a_runs_model_load_leaves_no_temporary_folder_behind(here, model_dir):
+def test_a_runs_model_load_leaves_no_temporary_folder_behind(here, model_dir, monkeypatch):
     from support.cli import run_process
 
     from stanceframe.tracking import Tracker, local_store_uri
 
     uri = local_store_uri(here / "store")
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)  # what set_tracking_uri exports, put back after the test
     tracker = Tracker(uri, "write-safety", root=here / "store")
     with tracker.run("tfidf"):
         logged = tracker.log_bundle(model_dir)
