@@ -25,15 +25,10 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import IO
 
-from stanceframe.errors import StanceframeError
+from stanceframe.errors import UnsafeOutputError
 
 NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 CLOEXEC = getattr(os, "O_CLOEXEC", 0)
-
-
-class UnsafeOutputError(StanceframeError):
-    """An output path that a command refuses to write: a link, a device, an input, a file or
-    folder of someone else's."""
 
 
 def lstat_or_none(path: Path) -> os.stat_result | None:
