@@ -355,3 +355,37 @@ def test_mlflow_model_uri_is_fetched_on_the_driver_and_shipped(spark, model, mod
     summary, by_alias, report = spark_tag([jsonl], "models:/stanceframe@champion", tmp_path / "alias")
     assert_same_rows(by_alias, by_folder, sentence_columns(model_classes(model)))
     assert summary.documents == 200 and len(report) == 5
+
+
+@spark_test
+def test_out_replaces_only_a_folder_this_command_wrote_never_an_input(spark, model_dir, tmp_path):
+    """Issue 20: ``--out DIR`` deleted any folder holding ``_SUCCESS``: the run's own Parquet
+    input, a colleague's job output. Now an input is refused and only a folder with tag's
+    own marker is replaced."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    (tmp_path / "data").mkdir()
+    pq.write_table(pa.table({"id": ["r1"], "text": ["Seoul sends shells."]}), tmp_path / "data" / "part-0.parquet")
+    (tmp_path / "data" / "_SUCCESS").write_text("")
+    (tmp_path / "colleague").mkdir()
+    (tmp_path / "colleague" / "part-0.parquet").write_bytes((tmp_path / "data" / "part-0.parquet").read_bytes())
+    (tmp_path / "colleague" / "_SUCCESS").write_text("")
+    before = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
+
+    def tag(*args):
+        result = run_cli("tag", "--engine", "spark", "--model", model_dir, "--quiet", *args, cwd=tmp_path)
+        assert "Traceback" not in result.err, result.err
+        return result
+
+    for out, why in (("data", "is or holds an input"), ("colleague", "not the output of an earlier tag run")):
+        result = tag("data", "--out", tmp_path / out)  # absolute: this JVM's working folder is not tmp_path
+        assert result.code == 2 and why in result.err.strip().splitlines()[-1], result.err
+    result = tag("data/part-0.parquet", "--out", tmp_path)
+    assert result.code == 2 and "is or holds an input" in result.err, result.err
+    assert {p: p.read_bytes() for p in before} == before
+    for _ in range(2):  # a new folder, then the folder this command wrote
+        result = tag("data", "--out", tmp_path / "out")
+        assert result.code == 0, result.err
+        assert (tmp_path / "out" / "_STANCEFRAME_TAG").exists()
+    assert [r["doc_id"] for r in read_parquet_rows(tmp_path / "out")] == ["r1"]

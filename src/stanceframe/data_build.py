@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 
-from stanceframe.corpus import SUPPORTED_SUFFIXES, read_documents_strict, segment
+from stanceframe.corpus import SUPPORTED_SUFFIXES, Sentence, read_documents_strict, segment
 from stanceframe.dataset import checked_records, file_records, load_labelled
 from stanceframe.errors import DataFileError, UnlabelledSentencesError
 from stanceframe.paths import Corpus
+from stanceframe.safe_paths import check_output_file, holds_jsonl_records, replace_file
 from stanceframe.schema import Schema
 
 CATALOG_FIELDS = ("doc_id", "voice", "topic", "date", "synthetic")
@@ -66,6 +67,9 @@ def _build_one(corpus: Corpus, schema: Schema | None) -> _Built:
     files = sorted(f for f in folder.iterdir() if f.is_file() and f.suffix.lower() in SUPPORTED_SUFFIXES)
     if not files:
         raise DataFileError(folder, None, "no article files (.txt, .md, .html, .jsonl, .csv)")
+    check_output_file(corpus.sentences, what="--sentences",
+                      inputs=[corpus.labels, *files, *([corpus.catalog] if corpus.catalog else [])],
+                      own=is_sentences_file, not_own="is not a sentences file that stanceframe data build wrote")
     sentences, origin = [], {}
     for f in files:
         for doc in read_documents_strict(f):
@@ -96,14 +100,18 @@ def _build_one(corpus: Corpus, schema: Schema | None) -> _Built:
 
 
 def write_jsonl(path: Path, records) -> Path:
-    """``records`` (dicts) as a JSONL file, one a line, written beside it and renamed into place."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        for record in records:
-            fh.write(json.dumps(record, ensure_ascii=False) + "\n")
-    tmp.replace(path)
-    return path
+    """``records`` (dicts) as a JSONL file, one a line, written beside it under a new name and
+    renamed into place (never through a link)."""
+    return replace_file(Path(path), lambda fh: fh.writelines(json.dumps(r, ensure_ascii=False) + "\n" for r in records))
+
+
+SENTENCE_KEYS = frozenset(f.name for f in fields(Sentence))
+
+
+def is_sentences_file(path: Path) -> bool:
+    """``path`` is empty or a sentences file as ``data build`` writes it (segmented sentences
+    and nothing else: not labels, not an article)."""
+    return holds_jsonl_records(path, lambda record: isinstance(record, dict) and set(record) == SENTENCE_KEYS)
 
 
 def load_catalog(path: str | Path) -> dict[str, dict]:

@@ -26,6 +26,11 @@ class ModelFolderError(StanceframeError):
     """A model folder or model URI cannot be loaded."""
 
 
+class UnsafeOutputError(StanceframeError):
+    """An output a command refuses to write: a link, a device, an input, or a file or folder
+    the command did not create (``safe_paths``)."""
+
+
 class TrackingError(StanceframeError):
     """The MLflow tracking server cannot be reached or refused a request."""
 

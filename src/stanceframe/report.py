@@ -6,6 +6,7 @@ import re
 from collections.abc import Sequence
 from pathlib import Path
 
+from stanceframe.safe_paths import check_output_file, replace_file
 from stanceframe.terminal import printable
 
 
@@ -282,11 +283,34 @@ def render_inspection_html(article, generated: str | None = None) -> str:
     )
 
 
-def write_inspection_html(article, path) -> Path:
-    """Write the page atomically (a temporary file renamed into place); returns its path."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(render_inspection_html(article), encoding="utf-8")
-    tmp.replace(path)
-    return path
+GENERATOR_MARK = b'<meta name="generator" content="stanceframe '  # in every page inspect writes
+
+
+def write_inspection_html(article, path, inputs: Sequence[str | Path] = ()) -> Path:
+    """Write the page atomically (a new file renamed into place) at ``path``: a new file or
+    an earlier inspection page, never one of ``inputs``, a link or a device; returns its path."""
+    path = check_page_path(path, inputs)
+    return replace_file(path, lambda handle: handle.write(render_inspection_html(article)))
+
+
+def check_page_path(path, inputs: Sequence[str | Path] = ()) -> Path:
+    """``path`` if an inspection page may be written there (see :func:`write_inspection_html`),
+    else one line naming why not."""
+    return check_output_file(path, what="--html", inputs=[i for i in inputs if str(i) != "-"],
+                             own=is_inspection_page, not_own="is not a page stanceframe inspect wrote")
+
+
+def is_inspection_page(path: Path) -> bool:
+    """``path`` is empty or a page that ``inspect`` wrote (its generator line)."""
+    with open(path, "rb") as handle:
+        head = handle.read(4096)
+    return not head or GENERATOR_MARK in head
+
+
+def default_page_path(doc_id: str) -> Path:
+    """Where ``inspect --open`` writes without ``--html``: ``<doc id>.inspect.html`` in the
+    current folder, the id made safe for a file name (``../x`` or ``/etc/x`` stay here)."""
+    from stanceframe.corpus.ids import safe_id
+
+    name = safe_id(doc_id).lstrip(".") or "article"
+    return Path(f"{name}.inspect.html")

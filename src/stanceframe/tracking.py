@@ -14,6 +14,7 @@ import contextlib
 import json
 import os
 import re
+import shutil
 import subprocess
 import tempfile
 import urllib.error
@@ -23,6 +24,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from stanceframe.errors import ModelFolderError, TrackingError
+from stanceframe.safe_paths import remove_with
 
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
@@ -83,6 +85,21 @@ def _basic_auth_headers() -> dict:
     return {"Authorization": f"Basic {token}"}
 
 
+def check_store_folder(uri: str) -> None:
+    """Raise :class:`TrackingError` when a ``sqlite:///PATH`` store's folder does not exist:
+    MLflow would create every missing folder of a typo (``sqlite:////typo/dir/x.db``)."""
+    if not uri.startswith("sqlite://"):
+        return
+    rest = uri[len("sqlite://"):].partition("?")[0]
+    path = rest[1:] if rest.startswith("/") else rest
+    if path in ("", ":memory:"):
+        return
+    folder = Path(path).parent
+    if not folder.is_dir():
+        raise TrackingError(f"MLflow store {uri}: its folder {folder} does not exist (a typo?); create it first, fix "
+                            f"--tracking-uri / MLFLOW_TRACKING_URI, or pass --no-track")
+
+
 def check_reachable(uri: str, timeout: float = 3.0) -> None:
     """Raise :class:`TrackingError` at once when an http(s) tracking server does not answer."""
     if not uri.startswith(("http://", "https://")):
@@ -138,6 +155,7 @@ class Tracker:
         _quiet_mlflow()
 
         check_reachable(self.uri)
+        check_store_folder(self.uri)
         mlflow.set_tracking_uri(self.uri)
         try:
             exp = mlflow.get_experiment_by_name(self.experiment)
@@ -288,12 +306,19 @@ def load_bundle_from_uri(uri: str, tracking_uri: str | None = None):
         mlflow.set_tracking_uri(local_store_uri(project_root()))
     mlflow.set_tracking_uri(without_credentials(mlflow.get_tracking_uri()))
     check_reachable(mlflow.get_tracking_uri())
+    check_store_folder(mlflow.get_tracking_uri())
     dst = Path(tempfile.mkdtemp(prefix="stanceframe-model-"))
     try:
-        local = Path(mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=str(dst)))
-    except Exception as exc:  # noqa: BLE001
-        raise ModelFolderError(f"{uri}: cannot fetch the model from MLflow ({type(exc).__name__}: {exc})") from None
-    bundle_dir = _bundle_dir_of(local)
-    if bundle_dir is None or not bundle_dir.is_dir():
-        raise ModelFolderError(f"{uri}: not a stanceframe model (no {BUNDLE_ARTIFACT!r} artifact)")
-    return ModelBundle.load(bundle_dir)
+        try:
+            local = Path(mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=str(dst)))
+        except Exception as exc:  # noqa: BLE001
+            raise ModelFolderError(f"{uri}: cannot fetch the model from MLflow ({type(exc).__name__}: {exc})") from None
+        bundle_dir = _bundle_dir_of(local)
+        if bundle_dir is None or not bundle_dir.is_dir():
+            raise ModelFolderError(f"{uri}: not a stanceframe model (no {BUNDLE_ARTIFACT!r} artifact)")
+        bundle = ModelBundle.load(bundle_dir)
+    except BaseException:
+        shutil.rmtree(dst, ignore_errors=True)
+        raise
+    remove_with(bundle, dst)  # the folder lives as long as the model (its digest, Spark's copy), then goes
+    return bundle

@@ -15,13 +15,13 @@ view), ``agreed`` (two or more annotators gave the same labels on every task) or
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from stanceframe.annotate.store import Store
 from stanceframe.errors import StanceframeError
+from stanceframe.safe_paths import check_output_file, holds_jsonl_records, replace_file
 
 
 @dataclass
@@ -78,15 +78,20 @@ def resolved_labels(store: Store, tasks: Sequence[str]) -> tuple[dict[str, dict[
 
 
 def export_labels(store: Store, out: str | Path, tasks: Sequence[str]) -> ExportSummary:
-    out = Path(out)
+    """Write the resolved labels to ``out`` (a new file or an earlier labels file; never the
+    store, its ``-wal``/``-shm`` files, another SQLite file, an article, a link or a device),
+    under a new name renamed into place; ``source`` says single, agreed or adjudicated."""
+    store_files = [Path(f"{store.path}{suffix}") for suffix in ("", "-wal", "-shm", "-journal")]
+    out = check_output_file(out, what="--out", inputs=store_files, own=is_labels_file,
+                            not_own="is not a labels file (JSONL records with an id and a text) such as export writes")
     if out.is_dir():
         raise StanceframeError(f"{out}: is a folder; name the labels file to write")
     labels, unresolved, sources = resolved_labels(store, tasks)
     sentences = store.sentences()
-    tmp = out.with_name(out.name + ".part")
-    out.parent.mkdir(parents=True, exist_ok=True)
     written = 0
-    with open(tmp, "w", encoding="utf-8") as handle:
+
+    def write(handle) -> None:
+        nonlocal written
         for s in sentences:
             if s.id not in labels:
                 continue
@@ -94,11 +99,16 @@ def export_labels(store: Store, out: str | Path, tasks: Sequence[str]) -> Export
                       **{t: labels[s.id][t] for t in tasks}, "source": sources[s.id]}
             handle.write(json.dumps(record, ensure_ascii=False) + "\n")
             written += 1
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, out)
+
+    replace_file(out, write)
     unlabelled = len(sentences) - written - len(unresolved)
     return ExportSummary(written, unlabelled, unresolved, out)
+
+
+def is_labels_file(path: Path) -> bool:
+    """``path`` is empty or a labelled JSONL file (records with an ``id`` and a ``text``):
+    what export writes, not a store or an article."""
+    return holds_jsonl_records(path, lambda record: isinstance(record, dict) and "id" in record and "text" in record)
 
 
 def import_labels(store: Store, path: str | Path, annotator: str, tasks: Sequence[str] | None = None) -> int:

@@ -164,9 +164,9 @@ def build_parser() -> argparse.ArgumentParser:
                           "the model was trained with); records without it are skipped")
     tag.add_argument("--format", choices=["jsonl", "csv", "parquet"], default=None,
                      help="jsonl (default), csv or parquet; --engine spark always writes a Parquet folder")
-    tag.add_argument("--out", type=Path,
+    tag.add_argument("--out",  # as typed: a trailing '/' names a folder, refused for a file
                      help="output file (default: stdout); written as FILE.part + FILE.part.json while running, "
-                          "renamed to FILE when complete")
+                          "renamed to FILE when complete; a new file or one tag wrote (never a link or a device)")
     tag.add_argument("--per", choices=["sentence", "article"], default="sentence",
                      help="one row per sentence (default) or per article (counts, shares, mean probabilities, "
                           "strongest sentences per label)")

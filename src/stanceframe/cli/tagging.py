@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 from stanceframe.cli.exit_codes import EXIT_OK
 from stanceframe.cli.options import load_model_option
@@ -58,11 +57,14 @@ def cmd_inspect(args) -> int:
 
     model = load_model_option(args.model)
     doc = read_article(args.article, text_field=args.text_field, id_field=args.id_field)
+    page = None
+    if args.html or args.open:  # checked before any work: never an input, a link or another program's file
+        page = report.check_page_path(args.html or report.default_page_path(doc.doc_id), [args.article])
     article = tag_article(doc, model, spec=args.model or "models/default", explain=bool(args.html or args.open),
                           progress=sys.stderr.isatty())
     print(report.sentence_table(article.rows, article.classes))
-    if args.html or args.open:
-        page = report.write_inspection_html(article, args.html or Path(f"{doc.doc_id}.inspect.html"))
+    if page is not None:
+        page = report.write_inspection_html(article, page, inputs=[args.article])
         print(f"inspection page: {printable(page)}", file=sys.stderr)
         if args.open:
             import webbrowser

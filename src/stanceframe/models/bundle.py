@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
-import shutil
+import stat
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +25,7 @@ from stanceframe.errors import ModelFolderError
 from stanceframe.models import family_class
 from stanceframe.models.fitted import FittedModel
 from stanceframe.models.folder import read_json
+from stanceframe.safe_paths import lstat_or_none, replace_file, replace_own_entries
 
 MANIFEST = "manifest.json"
 PER_TASK = "per-task"  # the family of a model whose tasks come from different families
@@ -120,10 +121,13 @@ class ModelBundle:
         return [dict(zip(columns, values)) for values in self.predict_values(texts)]
 
     def save(self, path: str | Path, **manifest_extra) -> Path:
-        path = Path(path)
-        if path.exists() and (path / MANIFEST).exists():
-            shutil.rmtree(path)
-        path.mkdir(parents=True, exist_ok=True)
+        """Write the model folder at ``path``: a new or empty folder, or a stanceframe model
+        folder whose own entries (its manifest and task folders) are replaced; anything else
+        in it is kept, and a folder that is not a model's is refused (``train --export``,
+        ``compare --promote``)."""
+        path = replace_own_entries(Path(path), what="model folder", own=model_entries,
+                                   new=[MANIFEST, *self.estimators],
+                                   not_own=f"is not a stanceframe model folder (no {MANIFEST} of one)")
         for task, est in self.estimators.items():
             est.save(path / task)
         manifest = {
@@ -137,7 +141,8 @@ class ModelBundle:
             **{k: v for k, v in self.manifest.items() if k not in {"format_version", "tasks", "family"}},
             **manifest_extra,
         }
-        (path / MANIFEST).write_text(json.dumps(manifest, indent=2, ensure_ascii=False, default=str) + "\n")
+        replace_file(path / MANIFEST,
+                     lambda handle: handle.write(json.dumps(manifest, indent=2, ensure_ascii=False, default=str) + "\n"))
         self.manifest, self.path = manifest, str(path)
         return path
 
@@ -161,6 +166,31 @@ class ModelBundle:
             raise ModelFolderError(f"{path}: cannot load model ({type(exc).__name__}: {exc})") from None
         mixed = families if manifest["family"] == PER_TASK else {}
         return cls(manifest["family"], estimators, manifest, str(path), mixed)
+
+
+def model_entries(folder: Path) -> list[str] | None:
+    """The entries of ``folder`` that a saved model owns (its manifest and the task folders
+    it names), or None when ``folder`` holds no stanceframe model's manifest (a regular
+    file, a JSON object with this format's version, a family and tasks inside the folder)."""
+    manifest = folder / MANIFEST
+    st = lstat_or_none(manifest)
+    if st is None or not stat.S_ISREG(st.st_mode) or st.st_size > MAX_MANIFEST_BYTES:
+        return None
+    try:
+        data = json.loads(manifest.read_bytes())
+    except (OSError, ValueError):
+        return None
+    tasks = data.get("tasks") if isinstance(data, dict) else None
+    if (not isinstance(tasks, dict) or not tasks or data.get("format_version") != FORMAT_VERSION
+            or not isinstance(data.get("family"), str)):
+        return None
+    paths = [spec.get("path") if isinstance(spec, dict) else None for spec in tasks.values()]
+    if not all(isinstance(p, str) and p and "/" not in p and "\\" not in p and p not in (".", "..") for p in paths):
+        return None
+    return [MANIFEST, *paths]
+
+
+MAX_MANIFEST_BYTES = 1 << 20
 
 
 def task_loader(family: str):

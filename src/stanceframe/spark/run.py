@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from stanceframe.corpus import Skipped
+from stanceframe.safe_paths import remove_with
 from stanceframe.spark.inputs import InputPlan, plan_inputs
 from stanceframe.spark.reading import (
     DOCUMENT,
@@ -22,7 +23,14 @@ from stanceframe.spark.reading import (
     read_parquet_rows,
 )
 from stanceframe.spark.scoring import scoring_udf
-from stanceframe.spark.session import read_parquet_records, require_pyspark, ship_model, spark_session, write_mode
+from stanceframe.spark.session import (
+    mark_output,
+    read_parquet_records,
+    require_pyspark,
+    ship_model,
+    spark_session,
+    write_mode,
+)
 from stanceframe.terminal import printable
 
 
@@ -68,7 +76,9 @@ def run_spark_tag(
     plan = plan_inputs(paths)
     bundle = model if isinstance(model, ModelBundle) else load_model(model)
     if not bundle.path or not Path(bundle.path).is_dir():
-        bundle.save(tempfile.mkdtemp(prefix="stanceframe-model-"))
+        folder = tempfile.mkdtemp(prefix="stanceframe-model-")
+        bundle.save(folder)
+        remove_with(bundle, folder)
     classes = model_classes(bundle)
     columns = sentence_columns(classes)
     batch_size = batch_size or default_batch_size(bundle)  # as the local engine chooses it
@@ -79,7 +89,7 @@ def run_spark_tag(
     summary = TagSummary(output=out)
     items = None
     try:
-        mode = write_mode(spark, out)
+        mode = write_mode(spark, out, [path for path, _, _ in plan.files] + plan.parquet)
         name = ship_model(spark, bundle)
         started = time.perf_counter()
         options = dict(text_field=text_field, id_field=id_field, unit=unit, strict=strict, part_column=part_column)
@@ -112,6 +122,7 @@ def run_spark_tag(
         if partition_by is not None:
             writer = writer.partitionBy(partition_by)
         writer.parquet(out)
+        mark_output(spark, out)  # the only kind of folder a later run replaces
         summary.seconds = time.perf_counter() - started
     finally:
         if items is not None:

@@ -7,12 +7,15 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import stat
 import sys
 import tempfile
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
 
 from stanceframe.errors import StanceframeError
+from stanceframe.safe_paths import lstat_or_none
 
 DEFAULT_MASTER = "local[2]"
 SHUFFLE_PARTITIONS = 4
@@ -116,20 +119,52 @@ def ship_model(spark, bundle) -> str:
     return name
 
 
-def write_mode(spark, out: str) -> str:
-    """``overwrite`` for an empty folder or an earlier finished output (``_SUCCESS``), else a
-    user error; ``errorifexists`` when ``out`` does not exist."""
+OUTPUT_MARKER = "_STANCEFRAME_TAG"  # in a folder `tag --engine spark` wrote (Parquet readers skip `_` names)
+
+
+def write_mode(spark, out: str, inputs: Sequence[str] = ()) -> str:
+    """``overwrite`` for an empty folder or one this command wrote (its :data:`OUTPUT_MARKER`;
+    a ``_SUCCESS`` of another job is not enough), ``errorifexists`` when ``out`` does not
+    exist; else a user error, as for an ``out`` that is, or holds, one of ``inputs`` or that
+    is a symbolic link (nothing is removed)."""
     jvm = spark.sparkContext._jvm
-    path = jvm.org.apache.hadoop.fs.Path(out)
-    fs = path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
+    conf = spark.sparkContext._jsc.hadoopConfiguration()
+    local = "://" not in out and not out.startswith("file:")
+    path = jvm.org.apache.hadoop.fs.Path(os.path.abspath(out) if local else out)
+    fs = path.getFileSystem(conf)
+    where = fs.makeQualified(path).toString().rstrip("/")
+    for source in inputs:
+        try:
+            source_path = jvm.org.apache.hadoop.fs.Path(source)
+            qualified = source_path.getFileSystem(conf).makeQualified(source_path).toString().rstrip("/")
+        except Exception:  # noqa: BLE001 - another file system than out's: not inside it
+            continue
+        if qualified == where or qualified.startswith(where + "/"):
+            raise StanceframeError(f"--out {out}: is or holds an input ({source}); it would be replaced, so it is "
+                                   "left as it is: choose another --out")
+    if local:
+        st = lstat_or_none(Path(out))
+        if st is not None and stat.S_ISLNK(st.st_mode):
+            raise StanceframeError(f"--out {out}: is a symbolic link; stanceframe never writes through one: name the "
+                                   "folder it points to")
     if not fs.exists(path):
         return "errorifexists"
     if not fs.getFileStatus(path).isDirectory():
         raise StanceframeError(f"{out}: is a file; --engine spark writes a Parquet folder, give a folder for --out")
-    if fs.exists(jvm.org.apache.hadoop.fs.Path(path, "_SUCCESS")) or len(fs.listStatus(path)) == 0:
+    if fs.exists(jvm.org.apache.hadoop.fs.Path(path, OUTPUT_MARKER)) or len(fs.listStatus(path)) == 0:
         return "overwrite"
-    raise StanceframeError(f"{out}: folder exists and is not the output of an earlier tag run (no _SUCCESS); "
-                           "choose another --out or remove it")
+    raise StanceframeError(f"{out}: folder exists and is not the output of an earlier tag run (no {OUTPUT_MARKER} "
+                           "file; another job's _SUCCESS is not enough); nothing in it is removed: choose another "
+                           "--out or remove it")
+
+
+def mark_output(spark, out: str) -> None:
+    """Mark ``out`` as written by ``tag --engine spark`` (:data:`OUTPUT_MARKER`): the only
+    folder a later run replaces."""
+    jvm = spark.sparkContext._jvm
+    path = jvm.org.apache.hadoop.fs.Path(out)
+    fs = path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
+    fs.create(jvm.org.apache.hadoop.fs.Path(path, OUTPUT_MARKER), True).close()
 
 
 def read_parquet_records(spark, paths: list[str], text_field: str):

@@ -105,14 +105,16 @@ def arrow_schema(columns: list[str]):
     return pa.schema([(c, kind(c)) for c in columns])
 
 
-def journal_to_parquet(journal: Path, target: Path, columns: list[str], row_group: int = PARQUET_ROW_GROUP) -> int:
-    """Convert a JSONL journal to Parquet, ``row_group`` rows at a time; returns rows."""
+def journal_to_parquet(journal: Path, target, columns: list[str], row_group: int = PARQUET_ROW_GROUP) -> int:
+    """Convert a JSONL journal to Parquet (``target``: a path or a binary file), ``row_group``
+    rows at a time; returns rows."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     schema = arrow_schema(columns)
     n = 0
-    with pq.ParquetWriter(str(target), schema) as writer, open(journal, "rb") as handle:
+    where = str(target) if isinstance(target, (str, Path)) else target
+    with pq.ParquetWriter(where, schema) as writer, open(journal, "rb") as handle:
         batch = []
         for line in handle:
             batch.append(json.loads(line))

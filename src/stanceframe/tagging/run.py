@@ -61,8 +61,7 @@ def run_tag(
     if out is None:
         sink = StreamSink(stdout if stdout is not None else sys.stdout.buffer, encoder_for(fmt, columns))
     else:
-        out = Path(out)
-        check_output_path(out, resolved)
+        out = check_output_path(out, resolved)  # a regular file or none, no input, not DIR/
         streams = input_streams(resolved)
         fingerprint = {
             "format": fmt, "per": per, "unit": unit, "text_field": text_field, "id_field": id_field,

@@ -4,14 +4,18 @@ when the input ends (the package docstring has the resume design)."""
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
 import os
+import stat
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
 from stanceframe.errors import StanceframeError
+from stanceframe.safe_paths import create_new, lstat_or_none, open_own, remove_own, replace_file
 from stanceframe.tagging.encoders import encoder_for, journal_to_parquet
 from stanceframe.tagging.outputs import mark_written_by_tag, written_by_tag
 
@@ -70,20 +74,32 @@ class FileSink:
     def open(self, resume: bool, force: bool = False) -> ResumePoint | None:
         """Where to start: a fresh ``FILE.part``, or the committed point of an unfinished
         run of the same command (``resume``). Refuses to replace a ``FILE`` this command did
-        not start (``force`` allows it) and to resume what it cannot prove is its own."""
+        not start (``force`` allows it), to resume what it cannot prove is its own, and to
+        touch a ``FILE.part`` or ``FILE.part.json`` that tag did not make (not even with
+        ``force``)."""
+        state = self._read_state()
+        part_is_ours = self._part_is_ours(state)
         if force:
-            self.part.unlink(missing_ok=True)
-            self.state_path.unlink(missing_ok=True)
-            resume = False
-        state = self._read_state() if resume else None
-        if resume and state is not None and not self.part.exists() and self.out.exists():
+            if part_is_ours:
+                remove_own(self.part)
+            if state is not None:
+                remove_own(self.state_path)
+            state, part_is_ours, resume = None, False, False
+        if not resume:
+            state = state if part_is_ours else None
+        if resume and state is not None and not part_is_ours and self.out.exists():
             self._check_fingerprint(state, self.out)  # finished; killed between rename and cleanup
-            self.state_path.unlink()
+            remove_own(self.state_path)
             self.complete = True
             return None
-        if state is not None and self.part.exists():
+        if state is not None and part_is_ours:
+            if not resume:
+                raise StanceframeError(
+                    f"{self.part}: unfinished output of an earlier stanceframe tag run; add --resume to complete it, "
+                    f"or delete {self.part} and {self.state_path.name} to start over (or add --force)"
+                )
             return self._reopen(state)
-        if resume and self.out.exists() and not self.part.exists():
+        if resume and self.out.exists():
             mark = written_by_tag(self.out)
             if mark is None:
                 raise StanceframeError(
@@ -93,11 +109,6 @@ class FileSink:
             self._check_fingerprint({"fingerprint": mark}, self.out)
             self.complete = True
             return None
-        if self.part.exists() and not resume:
-            raise StanceframeError(
-                f"{self.part}: unfinished output of an earlier run; add --resume to complete it, "
-                f"or delete {self.part} and {self.state_path.name} to start over (or add --force)"
-            )
         if self.out.exists() and not force and written_by_tag(self.out) is None:
             raise StanceframeError(
                 f"{self.out}: already exists and was not written by stanceframe tag; it is left as it is "
@@ -105,7 +116,7 @@ class FileSink:
             )
         try:
             self.out.parent.mkdir(parents=True, exist_ok=True)
-            self.handle = open(self.part, "wb")
+            self.handle = os.fdopen(create_new(self.part), "wb")
         except OSError as exc:
             raise StanceframeError(f"{self.part}: cannot write the output here ({exc.strerror or exc}); "
                                    f"choose another --out") from None
@@ -113,16 +124,37 @@ class FileSink:
         self.commit(0, {})
         return None
 
+    def _part_is_ours(self, state: dict | None) -> bool:
+        """Whether ``FILE.part`` is the unfinished output of a tag run: a regular file of this
+        user's that a progress file of tag's names (its inode). Another ``FILE.part`` (the
+        user's, a link) is refused with one line and left as it is."""
+        st = lstat_or_none(self.part)
+        if st is None:
+            return False
+        named = state.get("part") if state is not None else None
+        ours = (stat.S_ISREG(st.st_mode) and st.st_uid == os.geteuid() and state is not None
+                and (named is None or list(named) == [st.st_dev, st.st_ino]))  # None: an older tag's journal
+        if not ours:
+            raise StanceframeError(
+                f"{self.part}: exists and is not the unfinished output of a stanceframe tag run (no progress file "
+                f"{self.state_path.name} of tag's names it); it is left as it is: move it away or choose another --out"
+            )
+        return True
+
     def _read_state(self) -> dict | None:
-        try:
-            state = json.loads(self.state_path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
+        fd = open_own(self.state_path)  # never through a link; another user's file is refused
+        if fd is None:
             return None
+        try:
+            with os.fdopen(fd, "rb") as handle:
+                state = json.loads(handle.read(1 << 20).decode("utf-8"))
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise StanceframeError(f"{self.state_path}: unreadable progress file ({exc}); delete it and "
                                    f"{self.part.name} to start over") from None
-        if state.get("version") != STATE_VERSION:
-            raise StanceframeError(f"{self.state_path}: unknown progress file version {state.get('version')!r}")
+        if not isinstance(state, dict) or state.get("version") != STATE_VERSION:
+            version = state.get("version") if isinstance(state, dict) else None
+            raise StanceframeError(f"{self.state_path}: not a progress file of stanceframe tag (version "
+                                   f"{version!r}); it is left as it is: move it away or choose another --out")
         return state
 
     def _check_fingerprint(self, state: dict, written) -> None:
@@ -149,46 +181,57 @@ class FileSink:
     def _reopen(self, state: dict) -> ResumePoint:
         self._check_fingerprint(state, self.part)
         offset = int(state["offset"])
-        if self.part.stat().st_size < offset:
+        self.handle = os.fdopen(open_own(self.part, os.O_RDWR), "r+b")
+        if os.fstat(self.handle.fileno()).st_size < offset:
             raise StanceframeError(f"{self.part}: shorter than its committed {offset} bytes; delete it and "
                                    f"{self.state_path.name} to start over")
-        self.handle = open(self.part, "r+b")
         self.handle.truncate(offset)  # drop whatever a killed run wrote after its last commit
         self.handle.seek(offset)
         return ResumePoint(int(state["consumed"]), state.get("counts", {}))
 
     # -- rows
     def write(self, rows: list[dict]) -> None:
-        self.handle.write(self.encoder.encode(rows))  # one write per document
+        with self._disk_full():
+            self.handle.write(self.encoder.encode(rows))  # one write per document
 
     def commit(self, consumed: int, counts: dict) -> None:
-        self.handle.flush()
-        os.fsync(self.handle.fileno())
-        state = {"version": STATE_VERSION, "offset": self.handle.tell(), "consumed": consumed,
-                 "counts": counts, "fingerprint": self.fingerprint}
-        tmp = self.state_path.with_name(self.state_path.name + ".tmp")
-        with open(tmp, "w", encoding="utf-8") as handle:
-            json.dump(state, handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, self.state_path)
+        with self._disk_full():
+            self.handle.flush()
+            os.fsync(self.handle.fileno())
+            st = os.fstat(self.handle.fileno())
+            state = {"version": STATE_VERSION, "offset": self.handle.tell(), "consumed": consumed,
+                     "counts": counts, "fingerprint": self.fingerprint, "part": [st.st_dev, st.st_ino]}
+            replace_file(self.state_path, lambda handle: json.dump(state, handle))
 
     # -- end
     def finish(self) -> None:
-        self.handle.flush()
-        os.fsync(self.handle.fileno())
-        self.handle.close()
-        self.handle = None
-        if self.fmt == "parquet":
-            tmp = self.out.with_name(self.out.name + ".tmp")
-            journal_to_parquet(self.part, tmp, self.columns)
-            mark_written_by_tag(tmp, self.fingerprint)
-            os.replace(tmp, self.out)
-            self.part.unlink()
-        else:
-            mark_written_by_tag(self.part, self.fingerprint)  # the rename keeps it: FILE appears marked
-            os.replace(self.part, self.out)
-        self.state_path.unlink(missing_ok=True)
+        with self._disk_full():
+            self.handle.flush()
+            os.fsync(self.handle.fileno())
+            self.handle.close()
+            self.handle = None
+            if self.fmt == "parquet":
+                replace_file(self.out, lambda handle: journal_to_parquet(self.part, handle, self.columns),
+                             binary=True, before_rename=lambda tmp: mark_written_by_tag(tmp, self.fingerprint))
+                remove_own(self.part)
+            else:
+                mark_written_by_tag(self.part, self.fingerprint)  # the rename keeps it: FILE appears marked
+                os.replace(self.part, self.out)
+            remove_own(self.state_path)
+
+    @contextlib.contextmanager
+    def _disk_full(self):
+        """A full disk (or quota) while writing: one line naming the file and how to go on
+        (the committed rows are kept), not an internal error."""
+        try:
+            yield
+        except OSError as exc:
+            if exc.errno not in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+                raise
+            raise StanceframeError(
+                f"{self.part}: cannot write: {exc.strerror or exc} (disk full); the rows committed so far are kept: "
+                f"free some space, then run the same command with --resume"
+            ) from None
 
     def close(self) -> None:
         if self.handle is not None:
