@@ -24,7 +24,7 @@ def cmd_tag(args) -> int:
             args.paths, model, out=args.out, fmt=args.format or "jsonl", per=args.per, unit=args.unit,
             text_field=args.text_field, id_field=args.id_field, batch_size=args.batch_size,
             resume=args.resume, strict=args.strict, progress=not args.quiet and sys.stderr.isatty(),
-            target_field=args.target_field, force=args.force,
+            target_field=args.target_field, force=args.force, meta_field=args.meta_field,
         )
     except KeyboardInterrupt:
         if args.out:
@@ -46,7 +46,7 @@ def cmd_tag_spark(args) -> int:
         args.paths, args.model, out=args.out, fmt=args.format, per=args.per, unit=args.unit,
         text_field=args.text_field, id_field=args.id_field, batch_size=args.batch_size, resume=args.resume,
         strict=args.strict, partition_by=args.partition_by, master=args.master,
-        progress=not args.quiet and sys.stderr.isatty(),
+        progress=not args.quiet and sys.stderr.isatty(), meta_field=args.meta_field,
     )
     print(f"stanceframe tag: {printable(summary.text())}", file=sys.stderr)
     return summary.exit_code
@@ -54,6 +54,7 @@ def cmd_tag_spark(args) -> int:
 
 def cmd_inspect(args) -> int:
     from stanceframe import report
+    from stanceframe.corpus.ids import safe_id
     from stanceframe.tagging import read_article, tag_article
 
     model = load_model_option(args.model)
@@ -62,7 +63,7 @@ def cmd_inspect(args) -> int:
                           progress=sys.stderr.isatty())
     print(report.sentence_table(article.rows, article.classes))
     if args.html or args.open:
-        page = report.write_inspection_html(article, args.html or Path(f"{doc.doc_id}.inspect.html"))
+        page = report.write_inspection_html(article, args.html or Path(f"{safe_id(doc.doc_id)}.inspect.html"))
         print(f"inspection page: {printable(page)}", file=sys.stderr)
         if args.open:
             import webbrowser
