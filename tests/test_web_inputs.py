@@ -137,6 +137,28 @@ def test_broken_and_foreign_archives_are_skipped_after_the_records_they_hold(tmp
         "no response or resource records (no pages)"]
 
 
+def test_archive_skips_and_warnings_name_the_page_and_are_counted_by_kind(tmp_path, model):
+    path = write_warc(tmp_path / "crawl.warc.gz", [
+        {"uri": "https://x.example/empty1", "payload": "<html><body><script>1</script></body></html>"},
+        {"uri": "https://x.example/empty2", "payload": "<html><head><style>p {}</style></head><body></body></html>"},
+        {"uri": "https://x.example/cp", "type": "text/html",
+         "payload": b"<html><body><p>Seoul\x92s ministry refused lethal aid.</p></body></html>"},
+        {"uri": "https://x.example/cut", "payload": news_page(PARAGRAPHS), "warc_headers": {"WARC-Truncated": "length"}},
+    ])
+    summary, rows, err = tag_rows([path], model)
+    lines = err.splitlines()
+    assert lines[:2] == [f"skipped {path}: no article text in the page (https://x.example/empty{i})" for i in (1, 2)]
+    assert f"warning: {path}: not valid UTF-8 (byte 20); decoded as cp1252 (https://x.example/cp)" in lines
+    assert (f"warning: {path}: truncated by the crawler (length), its text may be cut short (https://x.example/cut)"
+            in lines)
+    assert "skipped 2 (no article text in the page: 2)" in summary.text() and summary.warnings == 2
+    assert {r["doc_id"] for r in rows} == {"https://x.example/cp", "https://x.example/cut"}
+    summary, rows, err = tag_rows([path], model, strict=True)
+    assert (f"skipped {path}: not valid UTF-8 (byte 20); decoded as cp1252 (https://x.example/cp) (--strict)"
+            in err.splitlines())
+    assert summary.reasons == {"no article text in the page": 2, "not valid UTF-8": 1, "truncated by the crawler": 1}
+
+
 def test_a_multi_gigabyte_archive_is_streamed_in_bounded_memory(tmp_path, monkeypatch):
     """Memory does not grow with the archive: records are read one at a time and a page's
     payload is read up to MAX_PAGE_BYTES (a larger page is skipped without being held)."""
@@ -155,7 +177,7 @@ def test_a_multi_gigabyte_archive_is_streamed_in_bounded_memory(tmp_path, monkey
     finally:
         tracemalloc.stop()
     assert len(items) == 60 and sum(i is None for i in items) == 57
-    assert [i.reason for i in items if i is not None] == [f"https://x.example/{k}: page larger than 1 MiB"
+    assert [i.reason for i in items if i is not None] == [f"page larger than 1 MiB (https://x.example/{k})"
                                                           for k in (0, 20, 40)]
     assert peak < 8 << 20, peak
 

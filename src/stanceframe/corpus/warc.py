@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from stanceframe.corpus.records import Document, PassedOver, Skipped
-from stanceframe.corpus.web import html_document
+from stanceframe.corpus.web import html_document, in_page
 
 WARC_SUFFIXES = (".warc", ".warc.gz")
 MAX_PAGE_BYTES = 16 << 20  # a page's payload longer than this is skipped, not read whole
@@ -83,16 +83,17 @@ def _record_item(record, source: str, fallback_id: str, wanted: bool):
     try:
         data = record.content_stream().read(MAX_PAGE_BYTES + 1)
     except Exception as exc:  # noqa: BLE001 - a payload that does not decompress is this record's skip
-        return Skipped(source, None, f"{name}: unreadable payload ({type(exc).__name__}: {exc})")
+        return Skipped(source, None, in_page(f"unreadable payload ({type(exc).__name__}: {exc})", name))
     if len(data) > MAX_PAGE_BYTES:
-        return Skipped(source, None, f"{name}: page larger than {MAX_PAGE_BYTES >> 20} MiB")
+        return Skipped(source, None, in_page(f"page larger than {MAX_PAGE_BYTES >> 20} MiB", name))
     if not content_type and not _looks_like_html(data):
         return PassedOver(source, "not HTML")
     meta = {"crawl_date": headers.get_header("WARC-Date")}
     doc = html_document(data, source, name, url=uri, content_type=content_type, meta=meta)
     truncated = headers.get_header("WARC-Truncated")
     if truncated and isinstance(doc, Document):
-        doc.warnings.append(f"{source}: {name}: truncated by the crawler ({truncated}); its text may be cut short")
+        doc.warnings.append(in_page(f"{source}: truncated by the crawler ({truncated}), its text may be cut short",
+                                    name))
     return doc
 
 

@@ -103,12 +103,18 @@ def html_document(data: bytes, source: str, doc_id: str, *, url: str | None = No
                   content_type: str | None = None, meta: dict | None = None) -> Document | Skipped:
     """A page as a document: its main text, its metadata in ``meta`` (:data:`PAGE_FIELDS`,
     over the given ``meta``), or why it is skipped. ``url``: where the page was fetched from
-    (a WARC record's target URI), which then also names it in warnings and skip reasons."""
-    where = f"{source}: {url}" if url else source
-    html, warnings, skip = decode_page(data, where, content_type)
+    (a WARC record's target URI), which then ends its warnings and skip reasons (``(URL)``,
+    so that the summary counts a reason across pages)."""
+    html, warnings, skip = decode_page(data, source, content_type)
     if skip is None:
         text, page_meta = page_text_and_meta(html, url)
         if text.strip():
+            warnings = [in_page(w, url) for w in warnings]
             return Document(doc_id, text, source, None, {**(meta or {}), **page_meta}, warnings)
         skip = "no article text in the page"
-    return Skipped(source, None, f"{url}: {skip}" if url else skip)
+    return Skipped(source, None, in_page(skip, url))
+
+
+def in_page(message: str, url: str | None) -> str:
+    """A message about one page of a file (a WARC record), ending with its URL."""
+    return f"{message} ({url})" if url else message
