@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 from support.cli import run_cli, run_process
 from support.tagging import corpus_records, gold_sentences, read_jsonl, write_jsonl
+from support.web import news_page, write_warc
 
 from stanceframe.errors import StanceframeError
 from stanceframe.models.loading import model_classes
@@ -219,6 +220,43 @@ def test_strict_and_record_unit_match_the_local_engine(spark, model, tmp_path):
     summary, rows, report = spark_tag([tmp_path / "pre.jsonl"], model, tmp_path / "record", **options)
     assert_same_rows(rows, local_rows, sentence_columns(model_classes(model)))
     assert {r["id"] for r in rows} == {f"s-{i}" for i in range(40)} and report == [] and summary.exit_code == 0
+
+
+@spark_test
+def test_web_archives_give_the_local_engines_rows_with_their_metadata(spark, model, tmp_path):
+    """A folder of WARC files as a news crawl leaves them (pages, images, redirects; a page
+    saved as a resource record): one task per archive, the local engine's rows, metadata
+    columns included, and the same counts of records passed over."""
+    crawl = tmp_path / "crawl"
+    crawl.mkdir()
+    records = corpus_records(30, seed=21)
+    for n in range(3):
+        pages = []
+        for i, rec in enumerate(records[n * 10:(n + 1) * 10]):
+            pages.append({"uri": f"https://outlet{n}.example/news/{i}",
+                          "payload": news_page(rec["text"].split("\n\n"), title=f"Report {n}-{i}", site=f"Outlet {n}",
+                                               date=f"2024-0{n + 1}-1{i % 10}", canonical=None)})
+            if i % 4 == 0:
+                pages.append({"uri": f"https://outlet{n}.example/img/{i}.jpg", "payload": b"\xff\xd8", "type": "image/jpeg"})
+                pages.append({"uri": f"https://outlet{n}.example/old/{i}", "payload": "", "status": "301 Moved"})
+        write_warc(crawl / f"CC-NEWS-2024-{n:05d}.warc.gz", pages)
+    (crawl / "broken.warc.gz").write_bytes(b"not an archive")
+    meta = ["author", "crawled=crawl_date"]
+    local_summary, local_rows, local_report = local_tag([crawl], model, tmp_path / "local.jsonl", meta_field=meta)
+    summary, rows, report = spark_tag([crawl], model, tmp_path / "spark", meta_field=meta, partition_by="outlet")
+
+    from stanceframe.tagging.rows import meta_fields
+
+    columns = sentence_columns(model_classes(model), meta_fields(meta))
+    assert_same_rows(rows, local_rows, columns)
+    assert sorted(p.name for p in (tmp_path / "spark").glob("outlet=*")) == [f"outlet=Outlet {n}" for n in range(3)]
+    assert {r["doc_id"] for r in rows} == {f"https://outlet{n}.example/news/{i}" for n in range(3) for i in range(10)}
+    assert {(r["outlet"], r["date"][:7]) for r in rows} == {(f"Outlet {n}", f"2024-0{n + 1}") for n in range(3)}
+    assert all(r["author"] == "Kim Min-ji" and r["crawled"].endswith("Z") for r in rows)
+    assert report == local_report and len(report) == 1 and report[0].startswith(
+        f"skipped {crawl / 'broken.warc.gz'}: not a readable WARC file")
+    assert summary.counts() == local_summary.counts()
+    assert summary.counts()["passed"] == {"not HTML": 9, "HTTP status 301": 9}
 
 
 # --------------------------------------------------------------------------- partitions and Parquet input

@@ -1,7 +1,8 @@
 """Start-up: `stanceframe tag` with the default model imports only what tagging uses. The
 heavy libraries that prediction does not need (scikit-learn, pandas, scipy.stats: over two
-seconds of a short run) stay out of the process; nltk is loaded for Punkt alone, and stays
-whole for any code that imports it afterwards."""
+seconds of a short run) stay out of the process, and so do the web readers (trafilatura,
+warcio) when no page or archive is read; nltk is loaded for Punkt alone, and stays whole for
+any code that imports it afterwards."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ import sys
 
 from support.paths import REPO
 
-HEAVY = ("sklearn", "pandas", "scipy.stats", "torch", "mlflow", "matplotlib", "transformers", "pyarrow")
+HEAVY = ("sklearn", "pandas", "scipy.stats", "torch", "mlflow", "matplotlib", "transformers", "pyarrow",
+         "trafilatura", "warcio", "lxml", "bs4")  # the last four read web pages and archives only
 
 
 def _run(code: str, cwd) -> str:
@@ -26,6 +28,18 @@ def test_tag_with_the_default_model_imports_no_heavy_library(tmp_path):
     code_, loaded = json.loads(_run(code, tmp_path).strip().splitlines()[-1])
     assert code_ == 0 and (tmp_path / "tags.jsonl").stat().st_size > 0
     assert loaded == []
+
+
+def test_an_html_input_loads_trafilatura_and_a_text_input_does_not(tmp_path):
+    (tmp_path / "a.html").write_text("<html><body><p>Seoul refused lethal aid.</p></body></html>", encoding="utf-8")
+    (tmp_path / "b.txt").write_text("Seoul refused lethal aid.", encoding="utf-8")
+    code = ("import json, os, sys\nfrom stanceframe.cli import main\nloaded = []\n"
+            "os.environ['STANCEFRAME_SEGMENT_WORKERS'] = '0'  # read in this process, where sys.modules is looked at\n"
+            "for name in ('b.txt', 'a.html'):\n"
+            "    main(['tag', name, '--quiet', '--out', name + '.jsonl'])\n"
+            "    loaded.append('trafilatura' in sys.modules)\n"
+            "print(json.dumps(loaded))")
+    assert json.loads(_run(code, tmp_path).strip().splitlines()[-1]) == [False, True]
 
 
 def test_nltk_imported_after_the_splitter_is_the_whole_package(tmp_path):

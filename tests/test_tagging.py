@@ -9,7 +9,7 @@ import math
 
 import pandas as pd
 import pytest
-from support.tagging import ARTICLE, corpus_records, read_jsonl, write_jsonl
+from support.tagging import ARTICLE, Crash, CrashingModel, corpus_records, read_jsonl, write_jsonl
 
 from stanceframe.corpus import MAX_SENTENCE_CHARS, Document, segment
 from stanceframe.errors import ModelFolderError, StanceframeError
@@ -226,7 +226,7 @@ def test_bad_inputs_are_skipped_with_reasons_and_the_rest_is_tagged(tmp_path, mo
 
     assert reason(f"skipped {tmp_path / 'empty.txt'}: empty file")
     assert reason(f"skipped {tmp_path / 'binary.txt'}: binary file")
-    assert reason(f"skipped {tmp_path / 'only-scripts.html'}: empty file")
+    assert reason(f"skipped {tmp_path / 'only-scripts.html'}: no article text in the page")
     assert reason(f"skipped {tmp_path / 'bad.jsonl'}:2: invalid JSON")
     assert reason(f"skipped {tmp_path / 'bad.jsonl'}:3: no 'text' field")
     assert reason(f"skipped {tmp_path / 'bad.jsonl'}:4: expected a JSON object")
@@ -354,26 +354,6 @@ def test_parquet_article_rows_keep_lists(tmp_path, model):
     frame = pd.read_parquet(tmp_path / "a.parquet")
     assert len(frame) == 4 and all(isinstance(list(v), list) for v in frame["top_framing_neutral"])
     assert str(frame["n_sentences"].dtype) == "int64"
-
-
-class Crash(Exception):
-    pass
-
-
-class CrashingModel:
-    """The real model, raising after ``calls`` predict calls (a crash mid-run)."""
-
-    def __init__(self, model, calls):
-        self.model, self.calls = model, calls
-
-    def __getattr__(self, name):
-        return getattr(self.model, name)
-
-    def predict_values(self, texts):
-        self.calls -= 1
-        if self.calls < 0:
-            raise Crash()
-        return self.model.predict_values(texts)
 
 
 @pytest.mark.parametrize("fmt", ["jsonl", "csv", "parquet"])

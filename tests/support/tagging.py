@@ -56,3 +56,23 @@ def write_jsonl(path: Path, records: list[dict]) -> Path:
 
 def read_jsonl(path: Path) -> list[dict]:
     return [json.loads(line) for line in Path(path).read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+class Crash(Exception):
+    pass
+
+
+class CrashingModel:
+    """The real model, raising after ``calls`` predict calls (a crash mid-run)."""
+
+    def __init__(self, model, calls):
+        self.model, self.calls = model, calls
+
+    def __getattr__(self, name):
+        return getattr(self.model, name)
+
+    def predict_values(self, texts):
+        self.calls -= 1
+        if self.calls < 0:
+            raise Crash()
+        return self.model.predict_values(texts)

@@ -104,12 +104,12 @@ def synthetic_corpus(out_dir: Path, root: Path, n_sentences: int) -> Path:
 def corpus_prefix(paths: Sequence[str], n_sentences: int, target: Path) -> tuple[Path, list[str]]:
     """The first whole documents of ``paths`` holding at least ``n_sentences`` sentences,
     as a JSONL file of articles, and their sentences, split as ``tag`` splits them."""
-    from stanceframe.corpus import Skipped
+    from stanceframe.corpus import Document
     from stanceframe.tagging.inputs import iter_documents, resolve_inputs, units_of
 
     records, sentences = [], []
     for doc in iter_documents(resolve_inputs(list(paths))):
-        if isinstance(doc, Skipped):
+        if not isinstance(doc, Document):  # skipped, or a WARC record that is not a page
             continue
         units = units_of(doc)
         if not units:

@@ -151,8 +151,8 @@ def build_parser() -> argparse.ArgumentParser:
                     "error (a bug: rerun with --debug), 130 interrupted.",
     )
     tag.add_argument("paths", nargs="+", metavar="PATH",
-                     help="files (.txt .md .html .jsonl .csv), folders (recursive), globs, or - for stdin "
-                          "(JSONL when its first line starts with '{', else one text)")
+                     help="files (.txt .md .html .jsonl .csv, web archives .warc .warc.gz), folders (recursive), "
+                          "globs, or - for stdin (JSONL when its first line starts with '{', else one text)")
     tag.add_argument("--model", help=model_help)
     tag.add_argument("--unit", choices=["document", "record"], default="document",
                      help="document: split each input into sentences (default); record: tag each record whole, "
@@ -162,6 +162,11 @@ def build_parser() -> argparse.ArgumentParser:
     tag.add_argument("--target-field", default=None,
                      help="records' field holding the stance target, for a target-aware model (default: the field "
                           "the model was trained with); records without it are skipped")
+    tag.add_argument("--meta-field", action="append", default=[], metavar="COLUMN[=FIELD]",
+                     help="a metadata column of every row, from the records' FIELD (default: COLUMN); repeatable. "
+                          "Rows always carry url, outlet, date and title (from a page's own metadata, or from "
+                          "records' fields of common names: link, source, site, published, headline...); naming "
+                          "one of them takes it from that field only")
     tag.add_argument("--format", choices=["jsonl", "csv", "parquet"], default=None,
                      help="jsonl (default), csv or parquet; --engine spark always writes a Parquet folder")
     tag.add_argument("--out",  # as typed: a trailing '/' names a folder, refused for a file
@@ -192,7 +197,8 @@ def build_parser() -> argparse.ArgumentParser:
     tag.set_defaults(func=cmd_tag)
 
     inspect = sub.add_parser("inspect", help="one article's sentences with stance, framing and why; --html page")
-    inspect.add_argument("article", metavar="ARTICLE", help="a .txt/.md/.html file (first record of JSONL/CSV), or -")
+    inspect.add_argument("article", metavar="ARTICLE",
+                         help="a .txt/.md/.html file (first record of JSONL/CSV, first page of a WARC), or -")
     inspect.add_argument("--model", help=model_help)
     inspect.add_argument("--html", type=Path, help="write a self-contained inspection page here")
     inspect.add_argument("--open", action="store_true",

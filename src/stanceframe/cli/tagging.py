@@ -23,7 +23,7 @@ def cmd_tag(args) -> int:
             args.paths, model, out=args.out, fmt=args.format or "jsonl", per=args.per, unit=args.unit,
             text_field=args.text_field, id_field=args.id_field, batch_size=args.batch_size,
             resume=args.resume, strict=args.strict, progress=not args.quiet and sys.stderr.isatty(),
-            target_field=args.target_field, force=args.force,
+            target_field=args.target_field, force=args.force, meta_field=args.meta_field,
         )
     except KeyboardInterrupt:
         if args.out:
@@ -45,7 +45,7 @@ def cmd_tag_spark(args) -> int:
         args.paths, args.model, out=args.out, fmt=args.format, per=args.per, unit=args.unit,
         text_field=args.text_field, id_field=args.id_field, batch_size=args.batch_size, resume=args.resume,
         strict=args.strict, partition_by=args.partition_by, master=args.master,
-        progress=not args.quiet and sys.stderr.isatty(),
+        progress=not args.quiet and sys.stderr.isatty(), meta_field=args.meta_field,
     )
     print(f"stanceframe tag: {printable(summary.text())}", file=sys.stderr)
     return summary.exit_code

@@ -1,9 +1,12 @@
 """The corpus: reading inputs into documents and splitting documents into sentences with
 stable ids, the same way for labelling, training and tagging. One module a job:
 
-- ``records``: the record types (``Document``, ``Part``, ``Sentence``, ``Skipped``, ``RecordLine``);
+- ``records``: the record types (``Document``, ``Part``, ``Sentence``, ``Skipped``, ``PassedOver``,
+  ``RecordLine``);
 - ``readers``: which files an input names, and .txt/.md/.html files, JSONL/CSV files and
   standard input read into documents (large text files in parts);
+- ``web``: an HTML page's main text and metadata (trafilatura), decoded by its declared charset;
+- ``warc``: web archives (WARC, WARC.gz) streamed record by record, each HTML page a document;
 - ``record_files``: JSONL/CSV lines read with bounded memory, parsed and checked, each record a document;
 - ``decoding``: bytes to text (UTF-8, else cp1252 with a warning; binary refused);
 - ``ids``: document ids, safe, stable and unique within a run;
@@ -26,19 +29,22 @@ from stanceframe.corpus.readers import (
     TEXT_SUFFIXES,
     expand_inputs,
     is_large_text,
+    is_supported,
     read_documents_strict,
     read_path,
     read_stdin,
     text_parts,
 )
 from stanceframe.corpus.record_files import bounded_lines, iter_records, lone_surrogate, record_document
-from stanceframe.corpus.records import Document, Part, RecordLine, Sentence, Skipped
+from stanceframe.corpus.records import Document, Part, PassedOver, RecordLine, Sentence, Skipped
 from stanceframe.corpus.segmentation import MAX_SENTENCE_CHARS, segment
+from stanceframe.corpus.warc import WARC_SUFFIXES, is_warc
 
 __all__ = [
     "BINARY_SNIFF_BYTES", "MAX_SENTENCE_CHARS", "PART_BYTES", "READ_CHUNK_BYTES", "RECORD_SUFFIXES",
-    "SUPPORTED_SUFFIXES", "TEXT_SUFFIXES", "Document", "Part", "RecordLine", "Sentence", "Skipped", "UniqueIds",
-    "bounded_lines", "doc_id_for", "expand_inputs", "id_name", "is_boilerplate", "is_large_text", "iter_records",
+    "SUPPORTED_SUFFIXES", "TEXT_SUFFIXES", "WARC_SUFFIXES", "Document", "Part", "PassedOver", "RecordLine", "Sentence",
+    "Skipped", "UniqueIds", "bounded_lines", "doc_id_for", "expand_inputs", "id_name", "is_boilerplate",
+    "is_large_text", "is_supported", "is_warc", "iter_records",
     "lone_surrogate", "read_documents_strict", "read_path", "read_stdin", "record_document", "segment",
     "sentence_tokenizer", "text_parts",
 ]

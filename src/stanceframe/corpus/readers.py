@@ -1,6 +1,8 @@
-"""Reading inputs into documents: which files are read (:func:`expand_inputs`), a .txt/.md/.html
-file as one document (large text files in parts), a JSONL/CSV file as one document per
-record (:mod:`~stanceframe.corpus.record_files`), and standard input."""
+"""Reading inputs into documents: which files are read (:func:`expand_inputs`), a .txt/.md
+file as one document (large text files in parts), an .html page as one document
+(:mod:`~stanceframe.corpus.web`), a JSONL/CSV file as one document per record
+(:mod:`~stanceframe.corpus.record_files`), a WARC file as one document per page
+(:mod:`~stanceframe.corpus.warc`), and standard input."""
 
 from __future__ import annotations
 
@@ -17,47 +19,18 @@ from stanceframe.corpus.ids import doc_id_for
 from stanceframe.corpus.record_files import record_file_documents
 from stanceframe.corpus.records import Document, Part, Skipped
 from stanceframe.corpus.segmentation import BLANK_LINE, paragraph_spans
+from stanceframe.corpus.warc import WARC_SUFFIXES, is_warc, warc_documents
+from stanceframe.corpus.web import HTML_SUFFIXES, html_document
 from stanceframe.errors import DataFileError
 
 TEXT_SUFFIXES = {".txt", ".text", ".md", ".markdown", ".html", ".htm"}
 RECORD_SUFFIXES = {".jsonl", ".ndjson", ".csv"}
-SUPPORTED_SUFFIXES = TEXT_SUFFIXES | RECORD_SUFFIXES
-
-_WHITESPACE = re.compile(r"\s+")
-# elements that end a line or a block inside a paragraph element
-_BREAKS = ["br", "hr", "div", "section", "article", "ul", "ol", "dl", "table", "tr", "figure", "main", "details",
-           "summary", "address"]
+SUPPORTED_SUFFIXES = TEXT_SUFFIXES | RECORD_SUFFIXES | set(WARC_SUFFIXES)
 
 
-def html_to_text(html: str) -> str:
-    """Visible article text of an HTML page: no script/style/nav/header/footer/aside/forms;
-    one paragraph per block element, paragraphs separated by blank lines."""
-    from bs4 import BeautifulSoup
-
-    soup = BeautifulSoup(html, "html.parser")
-    for tag in soup(["script", "style", "noscript", "nav", "header", "footer", "aside", "form",
-                     "template", "svg", "iframe", "button", "select", "head"]):
-        tag.decompose()
-    blocks = ["p", "h1", "h2", "h3", "h4", "h5", "h6", "li", "blockquote", "pre", "figcaption",
-              "td", "th", "dd", "dt", "title"]
-    # Inline markup (a link, <b>) adds no space of its own: "<a>lethal aid</a>, given" is
-    # "lethal aid, given". Only a line break or a block boundary separates words.
-    for el in soup.find_all([*blocks, *_BREAKS]):
-        el.insert_before("\n")
-        el.insert_after("\n")
-    paragraphs = []
-    for el in soup.find_all(blocks):
-        if el.find_parent(blocks) is not None:
-            continue
-        text = _WHITESPACE.sub(" ", el.get_text()).strip()
-        if text:
-            paragraphs.append(text)
-    if not paragraphs:  # a page without block markup: its lines
-        body = soup.body or soup
-        paragraphs = [_WHITESPACE.sub(" ", ln).strip() for ln in body.get_text().split("\n")]
-        paragraphs = [p for p in paragraphs if p]
-    return "\n\n".join(paragraphs)
-
+def is_supported(path: str | Path) -> bool:
+    """Whether a folder's file is read (by its suffix; ``.warc.gz`` has two)."""
+    return str(path).lower().endswith(tuple(SUPPORTED_SUFFIXES))
 
 # Linear time on any input: no rule's scan crosses the character that could start another
 # match of it ([^\][] in links, [^*\n] in italics), so a page of unclosed markers ('*a ' *
@@ -194,13 +167,13 @@ _BLANK_LINE_BYTES = re.compile(rb"\n[ \t\r\f\v]*\n")
 
 
 def _text_document(path: Path, data: bytes, doc_id: str) -> Document | Skipped:
+    suffix = path.suffix.lower()
+    if suffix in HTML_SUFFIXES and data.strip():
+        return html_document(data, str(path), doc_id)
     text, warnings, skip = decode_bytes(data, str(path))
     if skip:
         return Skipped(str(path), None, skip)
-    suffix = path.suffix.lower()
-    if suffix in {".html", ".htm"}:
-        text = html_to_text(text)
-    elif suffix in {".md", ".markdown"}:
+    if suffix in {".md", ".markdown"}:
         text = markdown_to_text(text)
     if not text.strip():
         return Skipped(str(path), None, "empty file (no text)")
@@ -214,15 +187,20 @@ def read_path(
     id_field: str = "id",
     root: Path | None = None,
     doc_id: str | None = None,
+    wanted=None,
 ) -> Iterator[Document | Skipped]:
     """Documents of one file: one for a text file (its id ``doc_id``, default
     :func:`doc_id_for`), one per record for JSONL/CSV (a record without an id gets
-    ``<doc_id>-<line>``)."""
+    ``<doc_id>-<line>``), one per page for a WARC file (its target URI; ``wanted``: see
+    :func:`~stanceframe.corpus.warc.warc_documents`, whose other items it also gives)."""
     path = Path(path)
     suffix = path.suffix.lower()
-    if suffix in RECORD_SUFFIXES:
+    if suffix in RECORD_SUFFIXES or is_warc(path):
         try:
-            yield from record_file_documents(path, text_field, id_field, stem=doc_id)
+            if suffix in RECORD_SUFFIXES:
+                yield from record_file_documents(path, text_field, id_field, stem=doc_id)
+            else:
+                yield from warc_documents(path, wanted=wanted, stem=doc_id)
         except OSError as exc:
             yield Skipped(str(path), None, f"cannot read: {exc.strerror or exc}")
         return
@@ -266,7 +244,7 @@ def expand_inputs(paths: Iterable[str]) -> Iterator[tuple[Path, Path | None] | S
             continue
         p = Path(raw)
         if p.is_dir():
-            found = sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in SUPPORTED_SUFFIXES)
+            found = sorted(f for f in p.rglob("*") if f.is_file() and is_supported(f.name))
             if not found:
                 yield Skipped(raw, None, f"folder holds no {'/'.join(sorted(SUPPORTED_SUFFIXES))} files")
                 continue
@@ -295,5 +273,6 @@ def read_documents_strict(path: str | Path, **kwargs) -> list[Document]:
     for item in read_path(path, **kwargs):
         if isinstance(item, Skipped):
             raise DataFileError(item.source, item.line, item.reason)
-        docs.append(item)
+        if isinstance(item, Document):  # not a WARC record that is not a page
+            docs.append(item)
     return docs

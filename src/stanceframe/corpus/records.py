@@ -1,6 +1,6 @@
 """Record types: a :class:`Document` to segment (and the :class:`Part` of a large file it
-may be), a :class:`Sentence` with its id and span, a :class:`Skipped` input and why, and a
-:class:`RecordLine` of a JSONL/CSV file."""
+may be), a :class:`Sentence` with its id and span, a :class:`Skipped` input and why, a
+:class:`PassedOver` WARC record (not a page), and a :class:`RecordLine` of a JSONL/CSV file."""
 
 from __future__ import annotations
 
@@ -47,6 +47,16 @@ class Skipped:
     def __str__(self) -> str:
         where = f"{self.source}:{self.line}" if self.line is not None else self.source
         return f"{where}: {self.reason}"
+
+
+@dataclass
+class PassedOver:
+    """A record of a web archive that is not an article page (not HTML, an HTTP status other
+    than 200, a revisit without payload): not tagged and not an error, only counted by
+    ``reason`` (a short kind, e.g. ``not HTML``) in the run's summary."""
+
+    source: str
+    reason: str
 
 
 @dataclass

@@ -37,7 +37,7 @@ def plan_inputs(paths: Sequence[str]) -> InputPlan:
         if _URI.match(raw) and not raw.startswith("file:"):
             if raw.lower().rstrip("/").endswith(tuple(SUPPORTED_SUFFIXES)):
                 raise StanceframeError(
-                    f"{raw}: --engine spark reads text, JSONL and CSV files from a path every executor can open "
+                    f"{raw}: --engine spark reads text, HTML, JSONL, CSV and WARC files from a path every executor can open "
                     f"(local disk in local mode, a shared mount on a cluster); on {raw.split(':', 1)[0]}:// it "
                     f"reads Parquet"
                 )

@@ -1,8 +1,10 @@
 """The read/segment stage, on the executors: files and Parquet records into *item rows*
 (``mapInArrow``), with the local engine's reader, segmenter and skip rules.
 
-Item rows are of four kinds: ``'s'`` sentence, ``'d'`` tagged document, ``'k'`` skipped,
-``'w'`` warning. A bad record is a ``'k'`` row, never an exception in a task.
+Item rows are of five kinds: ``'s'`` sentence, ``'d'`` tagged document, ``'k'`` skipped,
+``'w'`` warning, ``'p'`` a WARC record that is not a page (passed over). A bad record is a
+``'k'`` row, never an exception in a task. A sentence row carries its document's metadata
+columns as a JSON array (``meta``).
 """
 
 from __future__ import annotations
@@ -12,17 +14,17 @@ import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
 
-from stanceframe.corpus import Document, Skipped, record_document
+from stanceframe.corpus import Document, PassedOver, Skipped, record_document
 
 ITEM_BATCH_ROWS = 4096  # item rows per Arrow batch out of the read/segment stage
 
 # kinds of item rows out of the read/segment stage
-SENTENCE, DOCUMENT, SKIPPED, WARNING = "s", "d", "k", "w"
+SENTENCE, DOCUMENT, SKIPPED, WARNING, PASSED = "s", "d", "k", "w", "p"
 ITEM_FIELDS = [  # (name, arrow type name)
     ("kind", "string"), ("grp", "int64"), ("file", "int64"), ("item", "int64"), ("seq", "int64"),
     ("source", "string"), ("line", "int64"), ("message", "string"),
     ("doc_id", "string"), ("id", "string"), ("paragraph", "int64"), ("sentence", "int64"),
-    ("start", "int64"), ("end", "int64"), ("text", "string"), ("part", "string"),
+    ("start", "int64"), ("end", "int64"), ("text", "string"), ("part", "string"), ("meta", "string"),
 ]
 ORDER = ["grp", "file", "source", "item", "seq"]
 
@@ -37,6 +39,8 @@ def _relabel(item, absolute: str, named: str):
 
     if isinstance(item, Skipped):
         return Skipped(fix(item.source), item.line, item.reason)
+    if isinstance(item, PassedOver):
+        return PassedOver(fix(item.source), item.reason)
     item.source = fix(item.source)
     item.warnings = [fix(w) for w in item.warnings]
     return item
@@ -55,22 +59,27 @@ def _partition_value(doc: Document, column: str | None):
     return str(value)
 
 
-def item_rows(item: Document | Skipped, *, grp: int, file: int, index: int, unit: str, strict: bool,
-              part_column: str | None) -> list[dict]:
-    """The rows of one input item, with the local ``Tagger``'s rules (``tagging.inputs.prepare_item``)."""
+def item_rows(item: Document | Skipped | PassedOver, *, grp: int, file: int, index: int, unit: str, strict: bool,
+              part_column: str | None, meta: dict[str, tuple[str, ...]] | None = None) -> list[dict]:
+    """The rows of one input item, with the local ``Tagger``'s rules (``tagging.inputs.prepare_item``);
+    ``meta``: the metadata columns (:func:`~stanceframe.tagging.rows.meta_fields`)."""
     from stanceframe.tagging.inputs import prepare_item
+    from stanceframe.tagging.rows import meta_fields, meta_values
 
     key = {"grp": grp, "file": file, "item": index}
     item, units = prepare_item(item, unit=unit, strict=strict)
+    if isinstance(item, PassedOver):
+        return [{**key, "kind": PASSED, "seq": 0, "source": item.source, "message": item.reason}]
     if isinstance(item, Skipped):
         return [{**key, "kind": SKIPPED, "seq": 0, "source": item.source, "line": item.line, "message": item.reason}]
     rows = [{**key, "kind": DOCUMENT, "seq": 0, "source": item.source, "line": item.line, "doc_id": item.doc_id}]
     rows += [{**key, "kind": WARNING, "seq": i, "source": item.source, "line": item.line, "message": w}
              for i, w in enumerate(item.warnings)]
     part = _partition_value(item, part_column)
+    values = json.dumps(meta_values(item.meta, meta_fields() if meta is None else meta), ensure_ascii=False)
     rows += [{**key, "kind": SENTENCE, "seq": i, "source": item.source, "doc_id": u.doc_id, "id": u.id,
               "paragraph": u.paragraph, "sentence": u.sentence, "start": u.start, "end": u.end, "text": u.text,
-              "part": part}
+              "part": part, "meta": values}
              for i, u in enumerate(units)]
     return rows
 
@@ -94,7 +103,8 @@ def _batches(rows_iter: Iterator[dict]):
         yield pa.RecordBatch.from_pylist(rows, schema=schema)
 
 
-def read_files(batches, *, text_field: str, id_field: str, unit: str, strict: bool, part_column: str | None):
+def read_files(batches, *, text_field: str, id_field: str, unit: str, strict: bool, part_column: str | None,
+               meta: dict | None = None):
     """mapInArrow: (file, path, named, root, doc_id) rows -> item rows, through the local reader
     (``doc_id``: the driver's :func:`~stanceframe.tagging.inputs.file_doc_ids`, unique in the run)."""
     from stanceframe.tagging.inputs import iter_documents
@@ -106,7 +116,7 @@ def read_files(batches, *, text_field: str, id_field: str, unit: str, strict: bo
                 items = iter_documents(resolved, text_field=text_field, id_field=id_field, doc_ids={path: doc_id})
                 for index, item in enumerate(items):
                     yield from item_rows(_relabel(item, path, named), grp=0, file=file, index=index, unit=unit,
-                                         strict=strict, part_column=part_column)
+                                         strict=strict, part_column=part_column, meta=meta)
 
     yield from _batches(rows())
 
@@ -119,7 +129,7 @@ def local_name(uri: str) -> str:
 
 
 def read_parquet_rows(batches, *, text_field: str, id_field: str, unit: str, strict: bool,
-                      part_column: str | None):
+                      part_column: str | None, meta: dict | None = None):
     """mapInArrow: (file_path, row_index, record JSON) -> item rows; row N of a file is its 'line' N."""
 
     def rows():
@@ -128,6 +138,6 @@ def read_parquet_rows(batches, *, text_field: str, id_field: str, unit: str, str
                 source, line = local_name(uri), int(row_index) + 1
                 item = record_document(json.loads(record), source, line, text_field=text_field, id_field=id_field)
                 yield from item_rows(item, grp=1, file=0, index=line, unit=unit, strict=strict,
-                                     part_column=part_column)
+                                     part_column=part_column, meta=meta)
 
     yield from _batches(rows())

@@ -18,6 +18,7 @@ from stanceframe.corpus import (
     READ_CHUNK_BYTES,
     RECORD_SUFFIXES,
     Document,
+    PassedOver,
     Sentence,
     Skipped,
     UniqueIds,
@@ -26,6 +27,7 @@ from stanceframe.corpus import (
     expand_inputs,
     id_name,
     is_large_text,
+    is_warc,
     read_path,
     read_stdin,
     segment,
@@ -55,7 +57,8 @@ def iter_documents(
     """Documents of the resolved inputs, one at a time, in order. ``wanted(i)``: whether
     item ``i`` (0-based, in input order) is needed; a text file whose single item is not
     is yielded as ``None``, unread (record files are always read: their items are only
-    known by reading them). ``doc_ids``: :func:`file_doc_ids` of the whole run, when
+    known by reading them; a WARC file's pages that are not wanted are ``None``, not
+    extracted). ``doc_ids``: :func:`file_doc_ids` of the whole run, when
     ``resolved`` is only some of its files (Spark reads one file per call)."""
     index = 0
     resolved = list(resolved)
@@ -69,14 +72,16 @@ def iter_documents(
         if str(path) == "-":
             yield from stdin_documents(stdin, text_field=text_field, id_field=id_field)
             continue
-        single = Path(path).suffix.lower() not in RECORD_SUFFIXES and not is_large_text(Path(path))  # one item
+        single = not _many_items(Path(path))  # read_path gives exactly one item for a text file
         doc_id = doc_ids.get(str(path))
         if wanted is not None and not wanted(index) and single:
-            yield None  # read_path gives exactly one item for a text file
+            yield None
             index += 1
             continue
         produced = False
-        for doc in read_path(path, text_field=text_field, id_field=id_field, root=root, doc_id=doc_id):
+        in_file = None if wanted is None else (lambda k, start=index: wanted(start + k))  # a WARC's k-th item
+        for doc in read_path(path, text_field=text_field, id_field=id_field, root=root, doc_id=doc_id,
+                             wanted=in_file):
             produced = True
             yield doc
             index += 1
@@ -85,15 +90,21 @@ def iter_documents(
             index += 1
 
 
+def _many_items(path: Path) -> bool:
+    """Whether a file gives several items: records, a WARC's pages, a large text's parts."""
+    return path.suffix.lower() in RECORD_SUFFIXES or is_warc(path) or is_large_text(path)
+
+
 def file_doc_ids(resolved) -> dict[str, str]:
     """Each input file's doc id (a text file) or id stem (a record file: ``<stem>-<line>``
-    for records without an id), unique within the run (:class:`UniqueIds`), by file name."""
+    for records without an id; a WARC file: ``<stem>-<n>`` for records without a target
+    URI), unique within the run (:class:`UniqueIds`), by file name."""
     texts, stems, out = UniqueIds(), UniqueIds(), {}
     for item in resolved:
         if isinstance(item, Skipped) or str(item[0]) == "-":
             continue
         path, root = Path(item[0]), item[1]
-        is_text = path.suffix.lower() not in RECORD_SUFFIXES
+        is_text = path.suffix.lower() not in RECORD_SUFFIXES and not is_warc(path)
         out[str(item[0])] = (texts if is_text else stems)(doc_id_for(path, root if is_text else None),
                                                           id_name(path, root))
     return out
@@ -189,16 +200,18 @@ def read_article(path: str, *, text_field: str = "text", id_field: str = "id", s
     for item in items:
         if isinstance(item, Skipped):
             raise DataFileError(item.source, item.line, item.reason)
-        return item
+        if isinstance(item, Document):  # a WARC's first page, past the records that are not pages
+            return item
     raise DataFileError(path, None, "empty file (no records)")
 
 
-def prepare_item(item: Document | Skipped, *, unit: str = "document", strict: bool = False,
+def prepare_item(item: Document | Skipped | PassedOver, *, unit: str = "document", strict: bool = False,
                  target_field: str | None = None) -> tuple[Document | Skipped, list[Sentence]]:
     """(the item, its units) or (why it is skipped, []): a skip stays a skip, ``strict``
     turns a document's first warning into a skip, a target-aware model skips records
-    without a target, a document without sentences is skipped. The rules of every engine."""
-    if isinstance(item, Skipped):
+    without a target, a document without sentences is skipped. The rules of every engine.
+    A :class:`PassedOver` WARC record stays one, without units."""
+    if isinstance(item, (Skipped, PassedOver)):
         return item, []
     if strict and item.warnings:
         reason = _without_source(item.warnings[0], item.source, item.line) + " (--strict)"

@@ -11,14 +11,14 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import IO
 
-from stanceframe.corpus import Skipped
+from stanceframe.corpus import PassedOver, Skipped
 from stanceframe.models.loading import model_identity
 from stanceframe.tagging.encoders import encoder_for
 from stanceframe.tagging.inputs import iter_documents, resolve_inputs
 from stanceframe.tagging.options import check_options
 from stanceframe.tagging.outputs import OutputLock, check_output_path, contents_digest, input_streams, inputs_digest
 from stanceframe.tagging.parallel import prepared_in_workers, segmentation_workers, torch_threads
-from stanceframe.tagging.rows import article_columns, article_row
+from stanceframe.tagging.rows import article_columns, article_row, meta_fields
 from stanceframe.tagging.sinks import FileSink, StreamSink
 from stanceframe.tagging.summary import Progress, TagSummary
 from stanceframe.tagging.tagger import WINDOW_ITEMS, WINDOW_SENTENCES, Tagger
@@ -46,17 +46,20 @@ def run_tag(
     target_field: str | None = None,
     workers: int | None = None,
     force: bool = False,
+    meta_field: Sequence[str] = (),
 ) -> TagSummary:
     """Tag every input with ``model`` and write rows (see the package docstring for the
     resume design). Skipped inputs and warnings are reported one line each on ``stderr``.
     ``workers``: how many forked processes read and split documents (default: see
     :func:`segmentation_workers`); 0: this one does. ``force``: replace an existing ``out``
-    that this command did not start (never an input)."""
+    that this command did not start (never an input). ``meta_field``: ``COLUMN[=FIELD]``
+    metadata columns besides the default ones (:func:`~stanceframe.tagging.rows.meta_fields`)."""
     check_options(fmt=fmt, per=per, unit=unit, out=out, resume=resume, batch_size=batch_size)
+    meta = meta_fields(meta_field)
     resolved = resolve_inputs(paths)
     tagger = Tagger(model, unit=unit, batch_size=batch_size, strict=strict, window_items=window_items,
-                    window_sentences=window_sentences, target_field=target_field)
-    columns = tagger.columns if per == "sentence" else article_columns(tagger.classes)
+                    window_sentences=window_sentences, target_field=target_field, meta=meta)
+    columns = tagger.columns if per == "sentence" else article_columns(tagger.classes, meta)
     summary = TagSummary(output=str(out) if out is not None else None)
     if out is None:
         sink = StreamSink(stdout if stdout is not None else sys.stdout.buffer, encoder_for(fmt, columns))
@@ -70,6 +73,8 @@ def run_tag(
         }
         if tagger.target_field:
             fingerprint["target_field"] = tagger.target_field
+        if meta_field:
+            fingerprint["meta_fields"] = {column: list(names) for column, names in meta.items()}
         sink = FileSink(out, fmt, columns, fingerprint, lambda skip: contents_digest(resolved, skip))
     with OutputLock(out) if out is not None else contextlib.nullcontext():  # one writer per --out
         point = sink.open(resume, force)
@@ -82,8 +87,12 @@ def run_tag(
             summary.add_counts(point.counts)
 
         def make_items(wanted=None):
-            items = iter_documents(resolved, text_field=text_field, id_field=id_field, stdin=stdin, wanted=wanted)
-            return itertools.islice(items, consumed, None)  # what the earlier run committed
+            def needed(index):  # what the earlier run committed is passed over unread (a text file, a WARC page)
+                return index >= consumed and (wanted is None or wanted(index))
+
+            items = iter_documents(resolved, text_field=text_field, id_field=id_field, stdin=stdin,
+                                   wanted=needed if consumed or wanted else None)
+            return itertools.islice(items, consumed, None)
 
         reads_stdin = any(not isinstance(item, Skipped) and str(item[0]) == "-" for item in resolved)
         n_workers = 0 if reads_stdin else segmentation_workers(unit, workers)  # a child gets no stdin
@@ -98,6 +107,9 @@ def run_tag(
             for window in windows:
                 documents = 0
                 for result in window.results:
+                    if isinstance(result, PassedOver):
+                        summary.pass_over(result)
+                        continue
                     if isinstance(result, Skipped):
                         summary.skip(result)
                         bar.log(f"skipped {result}")
@@ -108,7 +120,8 @@ def run_tag(
                         bar.log(f"warning: {warning}")
                     if per == "article" and not result.rows:
                         continue  # a later part without sentences
-                    rows = result.rows if per == "sentence" else [article_row(result.doc, result.rows, tagger.classes)]
+                    rows = result.rows if per == "sentence" else [article_row(result.doc, result.rows, tagger.classes,
+                                                                                meta=meta)]
                     sink.write(rows)
                     documents += 0 if later_part else 1
                     summary.documents += 0 if later_part else 1

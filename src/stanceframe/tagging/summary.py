@@ -8,7 +8,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 
-from stanceframe.corpus import Skipped
+from stanceframe.corpus import PassedOver, Skipped
 from stanceframe.terminal import printable
 
 
@@ -19,6 +19,7 @@ class TagSummary:
     skipped: int = 0
     warnings: int = 0
     reasons: Counter = field(default_factory=Counter)  # skip reason kind -> count
+    passed: Counter = field(default_factory=Counter)  # WARC records that are not pages: kind -> count
     seconds: float = 0.0
     resumed_items: int = 0  # input items an earlier run had done
     run_sentences: int = 0  # sentences tagged by this run (for the rate)
@@ -30,9 +31,15 @@ class TagSummary:
         self.skipped += 1
         self.reasons[item.reason.split(" (")[0].split(";")[0].strip()] += 1
 
+    def pass_over(self, item: PassedOver) -> None:
+        self.passed[item.reason] += 1
+
     def counts(self) -> dict:
-        return {"documents": self.documents, "sentences": self.sentences, "skipped": self.skipped,
-                "warnings": self.warnings, "reasons": dict(self.reasons)}
+        counts = {"documents": self.documents, "sentences": self.sentences, "skipped": self.skipped,
+                  "warnings": self.warnings, "reasons": dict(self.reasons)}
+        if self.passed:
+            counts["passed"] = dict(self.passed)
+        return counts
 
     def add_counts(self, counts: dict) -> None:
         self.documents += counts.get("documents", 0)
@@ -40,6 +47,7 @@ class TagSummary:
         self.skipped += counts.get("skipped", 0)
         self.warnings += counts.get("warnings", 0)
         self.reasons.update(counts.get("reasons", {}))
+        self.passed.update(counts.get("passed", {}))
 
     @property
     def exit_code(self) -> int:
@@ -60,6 +68,9 @@ class TagSummary:
         if self.skipped:
             kinds = ", ".join(f"{k}: {v}" for k, v in self.reasons.most_common())
             parts.append(f"skipped {self.skipped:,} ({kinds})")
+        if self.passed:
+            kinds = ", ".join(f"{k}: {v}" for k, v in sorted(self.passed.items(), key=lambda kv: (-kv[1], kv[0])))
+            parts.append(f"passed over {sum(self.passed.values()):,} WARC record(s) that are not pages ({kinds})")
         if self.warnings:
             parts.append(f"{self.warnings:,} warning(s)")
         if self.output:

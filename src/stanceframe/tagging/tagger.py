@@ -8,12 +8,12 @@ import sys
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
-from stanceframe.corpus import Document, Sentence, Skipped, segment
+from stanceframe.corpus import Document, PassedOver, Sentence, Skipped, segment
 from stanceframe.errors import DataFileError, StanceframeError
 from stanceframe.models.loading import model_classes, model_info
 from stanceframe.tagging.inputs import prepare_item
 from stanceframe.tagging.parallel import batch_parallel_inference, has_torch_networks
-from stanceframe.tagging.rows import sentence_columns
+from stanceframe.tagging.rows import meta_fields, meta_values, sentence_columns
 
 DEFAULT_BATCH_SIZE = 64  # models with torch networks: length-sorted batches, padded to their longest
 UNPADDED_BATCH_SIZE = 1024  # the others (tfidf, lexicon): no padding, so fewer, larger calls; same rows
@@ -30,7 +30,7 @@ class TaggedDocument:
 @dataclass
 class Window:
     consumed: int  # input items (documents and skips) this window covers
-    results: list  # TaggedDocument | Skipped, in input order
+    results: list  # TaggedDocument | Skipped | PassedOver, in input order
 
 
 class Tagger:
@@ -38,7 +38,8 @@ class Tagger:
 
     def __init__(self, model, *, unit: str = "document", batch_size: int | None = None,
                  strict: bool = False, window_items: int = WINDOW_ITEMS,
-                 window_sentences: int = WINDOW_SENTENCES, target_field: str | None = None):
+                 window_sentences: int = WINDOW_SENTENCES, target_field: str | None = None,
+                 meta: dict[str, tuple[str, ...]] | None = None):
         self.model = model
         # a target-aware model reads each record's target (default: the field it was trained with)
         if target_field and not getattr(model, "target_field", None):
@@ -50,10 +51,14 @@ class Tagger:
         self.window_items = max(1, int(window_items))
         self.window_sentences = max(1, int(window_sentences))
         self.classes = model_classes(model)
-        self.columns = sentence_columns(self.classes)
+        self.meta = meta_fields() if meta is None else meta  # the metadata columns (rows.meta_fields)
+        self.columns = sentence_columns(self.classes, self.meta)
         self.inference_threads = batch_parallel_inference(model)
         if self.target_field:
             self.columns.insert(self.columns.index("text") + 1, "target")
+        if len(set(self.columns)) < len(self.columns):
+            clash = sorted(c for c in self.meta if self.columns.count(c) > 1)
+            raise StanceframeError(f"--meta-field {', '.join(clash)}: already a column of this model's rows")
 
     def windows(self, items: Iterable, *, prepared: bool = False) -> Iterator[Window]:
         """Windows of tagged items; ``prepared``: ``items`` already are ``_prepare``'s
@@ -80,11 +85,12 @@ class Tagger:
         values = self.predict(texts)
         results, k = [], 0
         for item, units in pending:
-            if isinstance(item, Skipped):
+            if isinstance(item, (Skipped, PassedOver)):
                 results.append(item)
                 continue
             target = str(item.meta[self.target_field]) if self.target_field else None
-            rows = [self.row(u, v, target) for u, v in zip(units, values[k:k + len(units)])]
+            meta = meta_values(item.meta, self.meta)
+            rows = [self.row(u, v, target, meta) for u, v in zip(units, values[k:k + len(units)])]
             k += len(units)
             results.append(TaggedDocument(item, rows))
         return Window(len(pending), results)
@@ -120,13 +126,15 @@ class Tagger:
             pool.shutdown()
             self._pool = None
 
-    def row(self, unit: Sentence, values: tuple, target: str | None = None) -> dict:
-        """The output row of ``unit`` given its :meth:`predict` values, keys in ``columns`` order."""
+    def row(self, unit: Sentence, values: tuple, target: str | None = None, meta: tuple | None = None) -> dict:
+        """The output row of ``unit`` given its :meth:`predict` values and its document's
+        :func:`meta_values` (``None``: none known), keys in ``columns`` order."""
+        meta = meta if meta is not None else (None,) * len(self.meta)
         if self.target_field:
             return dict(zip(self.columns, (unit.doc_id, unit.id, unit.paragraph, unit.sentence, unit.start,
-                                           unit.end, unit.text, target, *values)))
+                                           unit.end, unit.text, target, *values, *meta)))
         return dict(zip(self.columns, (unit.doc_id, unit.id, unit.paragraph, unit.sentence, unit.start,
-                                       unit.end, unit.text, *values)))
+                                       unit.end, unit.text, *values, *meta)))
 
 
 def batches_by_length(model, texts: Sequence, batch_size: int) -> list[list[int]]:
@@ -168,7 +176,8 @@ def tag_article(doc: Document, model, *, spec=None, explain: bool = True, top_k:
         raise DataFileError(doc.source, doc.line, "no sentences to tag (only boilerplate or punctuation)")
     preds = tagger.predict([u.text for u in units])
     tagger.close()
-    rows = [tagger.row(u, p) for u, p in zip(units, preds)]
+    meta = meta_values(doc.meta, tagger.meta)
+    rows = [tagger.row(u, p, meta=meta) for u, p in zip(units, preds)]
     explanations = {}
     if explain:
         from tqdm import tqdm
