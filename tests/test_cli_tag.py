@@ -107,6 +107,7 @@ def test_default_model_is_models_default(tmp_path, model_dir, monkeypatch):
     (tmp_path / "a.txt").write_text(ARTICLE, encoding="utf-8")
     monkeypatch.setattr("stanceframe.paths.checkout_root", lambda: None)  # no checkout to fall back on,
     monkeypatch.setattr("stanceframe.paths.SHIPPED", tmp_path / "shipped")  # nor a shipped default
+    monkeypatch.delenv("STANCEFRAME_MODEL")  # the suite's fast model (conftest): here the default is asked for
     missing = run_cli("tag", "a.txt", cwd=tmp_path)
     assert missing.code == 2
     assert "no default model yet; create it with `make default-model`" in missing.err
