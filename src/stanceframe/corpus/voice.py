@@ -191,9 +191,9 @@ def classify(text: str, start: int, end: int, spans: Sequence[tuple[int, int]],
         if s < e and _letters(text[s:e]):
             inside.append((s, e))
         k += 1
-    total = _letters(text[start:end])
-    if not inside or not total:
+    if not inside:
         return NARRATOR, []
+    total = _letters(text[start:end])
     outside, pos = [], start
     for s, e in inside:
         outside.append(text[pos:s])
@@ -232,6 +232,14 @@ def _ends_clause(text: str, s: int, e: int) -> bool:
     inner = text[s:e].rstrip("\"'“”„‟«»‘’‚‹›「」『』 ")
     after = text[e:e + 1]
     return inner.endswith((",", ".", "?", "!", "…", "—", "–", "-", ":")) or after in (",", ".", "?", "!", "—", ":")
+
+
+def record_voice(text: str, offset: int = 0) -> tuple[str, list[list[int]]]:
+    """``(voice, quotes)`` of a record tagged whole (``tag --unit record``): its own text is
+    all the context there is; ``offset``: the record's ``start`` in its document."""
+    spans = quotation_spans(text)
+    voice, inside = classify(text, 0, len(text), spans)
+    return voice, [[s + offset, e + offset] for s, e in inside]
 
 
 def sentence_voices(doc: Document, sentences: Sequence[Sentence]) -> list[tuple[str, list[list[int]]]]:

@@ -22,8 +22,10 @@ ITEM_FIELDS = [  # (name, arrow type name)
     ("kind", "string"), ("grp", "int64"), ("file", "int64"), ("item", "int64"), ("seq", "int64"),
     ("source", "string"), ("line", "int64"), ("message", "string"),
     ("doc_id", "string"), ("id", "string"), ("paragraph", "int64"), ("sentence", "int64"),
-    ("start", "int64"), ("end", "int64"), ("text", "string"), ("part", "string"),
+    ("start", "int64"), ("end", "int64"), ("text", "string"), ("voice", "string"), ("quotes", "spans"),
+    ("part", "string"),
 ]
+SPARK_TYPES = {"int64": "bigint", "string": "string", "spans": "array<array<bigint>>"}  # ITEM_FIELDS in Spark's DDL
 ORDER = ["grp", "file", "source", "item", "seq"]
 
 
@@ -58,7 +60,7 @@ def _partition_value(doc: Document, column: str | None):
 def item_rows(item: Document | Skipped, *, grp: int, file: int, index: int, unit: str, strict: bool,
               part_column: str | None) -> list[dict]:
     """The rows of one input item, with the local ``Tagger``'s rules (``tagging.inputs.prepare_item``)."""
-    from stanceframe.tagging.inputs import prepare_item
+    from stanceframe.tagging.inputs import prepare_item, voices_of
 
     key = {"grp": grp, "file": file, "item": index}
     item, units = prepare_item(item, unit=unit, strict=strict)
@@ -70,15 +72,18 @@ def item_rows(item: Document | Skipped, *, grp: int, file: int, index: int, unit
     part = _partition_value(item, part_column)
     rows += [{**key, "kind": SENTENCE, "seq": i, "source": item.source, "doc_id": u.doc_id, "id": u.id,
               "paragraph": u.paragraph, "sentence": u.sentence, "start": u.start, "end": u.end, "text": u.text,
-              "part": part}
-             for i, u in enumerate(units)]
+              "voice": voice, "quotes": quotes, "part": part}
+             for i, (u, (voice, quotes)) in enumerate(zip(units, voices_of(item, units, unit)))]
     return rows
 
 
 def _arrow_schema():
     import pyarrow as pa
 
-    return pa.schema([(name, getattr(pa, kind)()) for name, kind in ITEM_FIELDS])
+    def arrow_type(kind):
+        return pa.list_(pa.list_(pa.int64())) if kind == "spans" else getattr(pa, kind)()
+
+    return pa.schema([(name, arrow_type(kind)) for name, kind in ITEM_FIELDS])
 
 
 def _batches(rows_iter: Iterator[dict]):

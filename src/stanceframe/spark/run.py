@@ -17,6 +17,7 @@ from stanceframe.spark.reading import (
     ORDER,
     SENTENCE,
     SKIPPED,
+    SPARK_TYPES,
     WARNING,
     read_files,
     read_parquet_rows,
@@ -83,7 +84,7 @@ def run_spark_tag(
         name = ship_model(spark, bundle)
         started = time.perf_counter()
         options = dict(text_field=text_field, id_field=id_field, unit=unit, strict=strict, part_column=part_column)
-        schema = ", ".join(f"`{n}` {'bigint' if k == 'int64' else 'string'}" for n, k in ITEM_FIELDS)
+        schema = ", ".join(f"`{n}` {SPARK_TYPES[k]}" for n, k in ITEM_FIELDS)
         parts = []
         if plan.files:
             ids = file_doc_ids([(Path(path), Path(root) if root else None) for path, _, root in plan.files])

@@ -8,7 +8,8 @@ from collections import Counter
 
 from stanceframe.corpus import Document
 
-SENTENCE_FIELDS = ["doc_id", "id", "paragraph", "sentence", "start", "end", "text"]
+SENTENCE_FIELDS = ["doc_id", "id", "paragraph", "sentence", "start", "end", "text", "voice", "quotes"]
+VOICES = ("narrator", "quote", "mixed")  # stanceframe.corpus.voice.VOICES (not imported: tag starts light)
 ARTICLE_FIELDS = ["doc_id", "source", "n_sentences"]
 INT_FIELDS = {"paragraph", "sentence", "start", "end", "n_sentences"}
 TOP_SENTENCES = 3  # strongest sentence ids per label in --per article rows
@@ -24,11 +25,16 @@ def sentence_columns(classes: dict[str, list[str]]) -> list[str]:
 
 def article_columns(classes: dict[str, list[str]]) -> list[str]:
     """Per document: sentence counts, shares and mean probabilities per label, and the ids
-    of the strongest sentences predicted with each label (``top_<task>_<label>``)."""
+    of the strongest sentences predicted with each label (``top_<task>_<label>``); then the
+    sentences in each voice (``n_voice_<voice>``) and each label's share among them
+    (``share_<task>_<label>_<voice>``: "russian in the narrator's voice")."""
     cols = list(ARTICLE_FIELDS)
     for task, labels in classes.items():
         for prefix in ("n", "share", "mean_p", "top"):
             cols += [f"{prefix}_{task}_{label}" for label in labels]
+    cols += [f"n_voice_{voice}" for voice in VOICES]
+    for task, labels in classes.items():
+        cols += [f"share_{task}_{label}_{voice}" for voice in VOICES for label in labels]
     return cols
 
 
@@ -51,4 +57,12 @@ def article_row(doc: Document, rows: list[dict], classes: dict[str, list[str]], 
             key = f"p_{task}_{label}"
             ranked = sorted((i for i, r in enumerate(rows) if r[task] == label), key=lambda i: (-rows[i][key], i))
             out[f"top_{task}_{label}"] = [rows[i]["id"] for i in ranked[:top]]
+    by_voice = {voice: [r for r in rows if r.get("voice") == voice] for voice in VOICES}
+    for voice in VOICES:
+        out[f"n_voice_{voice}"] = len(by_voice[voice])
+    for task, labels in classes.items():
+        for voice in VOICES:
+            counts, n_voice = Counter(r[task] for r in by_voice[voice]), len(by_voice[voice])
+            for label in labels:
+                out[f"share_{task}_{label}_{voice}"] = counts.get(label, 0) / n_voice if n_voice else 0.0
     return out
