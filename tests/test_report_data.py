@@ -114,3 +114,18 @@ def test_user_mistakes_are_one_line_errors(tmp_path, case, message):
     with pytest.raises(StanceframeError, match=message) as err:
         build_report([path], by)
     assert "\n" not in str(err.value)
+
+
+def test_a_catalog_joined_on_doc_id_gives_columns_to_group_by(tmp_path):
+    rows = [{k: v for k, v in r.items() if k not in ("outlet", "date")} for r in tagged_rows()]
+    path = write_rows(rows, tmp_path / "r.jsonl")
+    catalog = write_rows([{"doc_id": f"doc{d}", "voice": f"writer-{d % 2}", "date": f"202{d % 3}-05-01"}
+                          for d in range(24)], tmp_path / "catalog.jsonl")
+    data = build_report([path], ["outlet", "year"], meta=catalog, meta_fields=["voice:outlet", "date"])
+    assert {r.key for r in data.rows} == {(f"writer-{w}", f"202{y}") for w in range(2) for y in range(3)}
+    assert data.voices == ["narrator", "quote", "mixed"]  # the rows' voice column is kept
+    with pytest.raises(StanceframeError, match="already have a column 'voice'"):
+        build_report([path], ["outlet"], meta=catalog, meta_fields=["voice"])
+    twice = write_rows([{"doc_id": "doc1", "x": 1}, {"doc_id": "doc1", "x": 2}], tmp_path / "twice.jsonl")
+    with pytest.raises(StanceframeError, match="more than once"):
+        build_report([path], meta=twice)

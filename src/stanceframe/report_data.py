@@ -111,14 +111,45 @@ def connect(memory_limit: str = MEMORY_LIMIT, temp_directory: str | None = None)
     return con
 
 
-def open_rows(con, paths: Sequence[str | Path]) -> list[str]:
-    """Create the view ``tagged`` over every input (columns matched by name); its columns."""
+def open_rows(con, paths: Sequence[str | Path], meta: str | Path | None = None,
+              meta_fields: Sequence[str] = ()) -> list[str]:
+    """Create the view ``tagged`` over every input (columns matched by name), with the
+    fields of ``meta`` (a JSONL/CSV/Parquet file of one row per ``doc_id``: a catalog)
+    joined on ``doc_id``; its columns. ``meta_fields``: ``NAME`` or ``NAME:AS`` (default:
+    every field of ``meta`` that the rows do not have)."""
     if not paths:
         raise StanceframeError("report needs tag's output: one or more files or folders")
     selects = [f"SELECT * FROM {_reader(Path(p))}" for p in paths]
     with read_errors(paths):
-        con.execute("CREATE OR REPLACE VIEW tagged AS " + " UNION ALL BY NAME ".join(selects))
-        return [row[0] for row in con.execute("DESCRIBE tagged").fetchall()]
+        con.execute("CREATE OR REPLACE VIEW tagged_rows AS " + " UNION ALL BY NAME ".join(selects))
+        columns = [row[0] for row in con.execute("DESCRIBE tagged_rows").fetchall()]
+    joined = ""
+    if meta is not None:
+        joined = _meta_join(con, Path(meta), meta_fields, columns)
+    con.execute(f"CREATE OR REPLACE VIEW tagged AS SELECT t.*{joined or ' FROM tagged_rows t'}")
+    return [row[0] for row in con.execute("DESCRIBE tagged").fetchall()]
+
+
+def _meta_join(con, meta: Path, fields: Sequence[str], columns: Sequence[str]) -> str:
+    """The select list and join that add ``meta``'s fields to the rows (checked)."""
+    with read_errors([meta]):
+        con.execute(f"CREATE OR REPLACE VIEW meta AS SELECT * FROM {_reader(meta)}")
+        have = [row[0] for row in con.execute("DESCRIBE meta").fetchall()]
+        if "doc_id" not in have:
+            raise StanceframeError(f"{meta}: no doc_id field (--meta joins one row per doc_id)")
+        rows, docs = con.execute("SELECT count(*), count(DISTINCT doc_id) FROM meta").fetchone()
+    if rows != docs:
+        raise StanceframeError(f"{meta}: {rows - docs} doc_id(s) appear more than once (--meta needs one row each)")
+    pairs = [tuple(f.split(":", 1)) if ":" in f else (f, f) for f in fields] or \
+        [(c, c) for c in have if c != "doc_id" and c not in columns]
+    for name, alias in pairs:
+        if name not in have:
+            raise StanceframeError(f"--meta-field {name}: {meta} has no field {name!r} (fields: {', '.join(have)})")
+        if alias in columns:
+            raise StanceframeError(f"--meta-field {name}: the rows already have a column {alias!r}; "
+                                   f"name it otherwise ({name}:OTHER)")
+    select = "".join(f", m.{_quote(n)} AS {_quote(a)}" for n, a in pairs)
+    return f"{select} FROM tagged_rows t LEFT JOIN meta m ON CAST(t.doc_id AS VARCHAR) = CAST(m.doc_id AS VARCHAR)"
 
 
 @contextmanager
@@ -160,10 +191,12 @@ def group_expression(key: str, columns: Sequence[str], where: str) -> str:
 
 
 def build_report(paths: Sequence[str | Path], by: Sequence[str] = (), *, evidence: int = EVIDENCE,
+                 meta: str | Path | None = None, meta_fields: Sequence[str] = (),
                  memory_limit: str = MEMORY_LIMIT, temp_directory: str | None = None, con=None) -> ReportData:
-    """The report's figures over the rows of ``paths``, grouped by ``by``."""
+    """The report's figures over the rows of ``paths`` (with ``meta`` joined: see
+    :func:`open_rows`), grouped by ``by``."""
     con = con or connect(memory_limit, temp_directory)
-    columns = open_rows(con, paths)
+    columns = open_rows(con, paths, meta, meta_fields)
     where = ", ".join(map(str, paths))
     tasks = tasks_of(columns, where)
     by = list(dict.fromkeys(by))

@@ -149,6 +149,7 @@ def chart_svg(data: ReportData, task: str, colors: dict[str, str], voice: str = 
         layers = [base.mark_bar().encode(x=x, y=share, color=color, tooltip=tooltip),
                   base.mark_rule(color="#111827").encode(x=x, y="low:Q", y2="high:Q")]
     chart = alt.layer(*layers).facet(facet=alt.Facet("panel:N", title=None), columns=CHART_COLUMNS)
+    chart = chart.resolve_axis(x="independent")  # each panel its own axis labels, on the shared scale
     return vl_convert.vegalite_to_svg(chart.to_json())
 
 

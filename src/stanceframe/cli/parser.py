@@ -214,6 +214,11 @@ def build_parser() -> argparse.ArgumentParser:
                                                   "<name>_articles/ beside it)")
     report.add_argument("--csv", type=Path, help="write the table here, one row per group, voice, task and label")
     report.add_argument("--md", type=Path, help="write the table here as Markdown")
+    report.add_argument("--meta", type=Path, help="a catalog (JSONL/CSV/Parquet, one row per doc_id) whose fields are "
+                                                  "joined to the rows on doc_id, to group by them")
+    report.add_argument("--meta-field", action="append", metavar="NAME[:AS]",
+                        help="with --meta: join this field (repeatable), under another name with :AS (default: every "
+                             "field the rows lack)")
     report.add_argument("--evidence", type=positive_int, default=3, help="evidence sentences per cell (default 3)")
     report.add_argument("--memory-limit", default="1GB", help="DuckDB's memory limit; it spills to disk beyond "
                                                               "(default 1GB)")

@@ -13,7 +13,8 @@ def cmd_report(args) -> int:
     from stanceframe.report_page import markdown, write_csv, write_html, write_markdown
 
     con = connect(args.memory_limit)
-    data = build_report(args.tagged, args.by or [], evidence=args.evidence, con=con)
+    data = build_report(args.tagged, args.by or [], evidence=args.evidence, meta=args.meta,
+                        meta_fields=args.meta_field or (), con=con)
     written = []
     if args.csv:
         written.append(write_csv(data, args.csv))
