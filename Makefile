@@ -50,11 +50,16 @@ run: install encoders
 	$(PY) -m stanceframe tag seeds --quiet --out $(OUT)/seeds.sentences.jsonl
 	$(PY) -m stanceframe tag seeds --quiet --per article --out $(OUT)/seeds.articles.jsonl
 	$(PY) -m stanceframe inspect seeds/seed-korea-ww3.txt --html $(OUT)/seed-korea-ww3.html > $(OUT)/seed-korea-ww3.table.txt
+	$(PY) -m stanceframe tag data/written/articles --quiet --out $(OUT)/written.sentences.jsonl
+	$(PY) -m stanceframe report $(OUT)/written.sentences.jsonl --meta data/written/catalog.jsonl \
+	  --meta-field voice:outlet --meta-field date --by outlet --by year \
+	  --html $(OUT)/report.html --csv $(OUT)/report.csv --md $(OUT)/report.md
 	@echo ""
 	@echo "per-sentence tags:   $(OUT)/seeds.sentences.jsonl"
 	@echo "per-article summary: $(OUT)/seeds.articles.jsonl"
 	@echo "terminal table:      $(OUT)/seed-korea-ww3.table.txt"
 	@echo "HTML report:         $(OUT)/seed-korea-ww3.html"
+	@echo "corpus report:       $(OUT)/report.html (and report.csv, report.md)"
 
 fast-model: install
 	$(PY) -m stanceframe train --family $(FAST_FAMILY) --export models/fast --no-track

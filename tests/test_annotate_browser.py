@@ -11,33 +11,17 @@ import json
 import os
 import shutil
 import sqlite3
-from pathlib import Path
 
 import pytest
 from support.annotate import Server, write_articles
-from support.chromium import CHROMIUM
+from support.chromium import selenium_chromium
 from support.cli import run_cli
 
 pytestmark = [pytest.mark.chromium, pytest.mark.slow]
 
-CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
-
-
 @pytest.fixture
 def browser(tmp_path, monkeypatch):
-    monkeypatch.setenv("SE_AVOID_STATS", "true")  # Selenium Manager is not used (paths given), and never phones home
-    if not (Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()):
-        pytest.skip("needs Debian's chromium and chromium-driver (apt-get install chromium chromium-driver)")
-    webdriver = pytest.importorskip("selenium.webdriver")
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for arg in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run",
-                "--disable-component-update", "--disable-sync", "--disable-extensions", "--window-size=1200,900",
-                f"--user-data-dir={tmp_path / 'profile'}"):
-        options.add_argument(arg)
-    driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
+    driver = selenium_chromium(tmp_path, monkeypatch)
     yield driver
     driver.quit()
 

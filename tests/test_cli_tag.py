@@ -133,7 +133,7 @@ def test_stdin_glob_and_record_unit(tmp_path, model_dir):
                   "--model", model_dir, "--format", "csv")
     lines = rec.out.splitlines()
     assert rec.code == 0 and len(lines) == 2
-    assert lines[0].startswith("doc_id,id,paragraph,sentence,start,end,text,stance,framing,p_stance_")
+    assert lines[0].startswith("doc_id,id,paragraph,sentence,start,end,text,voice,quotes,stance,framing,p_stance_")
     assert lines[1].startswith("s-1,s-1,,,0,43,Seoul refused lethal aid. Moscow was angry.,")
 
 

@@ -203,12 +203,16 @@ def test_bad_jsonl_records_are_reported_not_a_failed_job(spark, model, inputs, t
 def test_strict_and_record_unit_match_the_local_engine(spark, model, tmp_path):
     (tmp_path / "in").mkdir()
     (tmp_path / "in" / "cp1252.txt").write_bytes(b"Seoul\x92s ministry refused lethal aid.")
-    (tmp_path / "in" / "ok.txt").write_text("Seoul refused lethal aid. Moscow welcomed it.", encoding="utf-8")
+    (tmp_path / "in" / "ok.txt").write_text('Seoul refused lethal aid. Moscow welcomed it.\n\n"We will not send '
+                                            'arms.\n\nOur line holds," he said. A "provocation", Moscow said.',
+                                            encoding="utf-8")
     local_summary, local_rows, local_report = local_tag([tmp_path / "in"], model, tmp_path / "l.jsonl", strict=True)
     summary, rows, report = spark_tag([tmp_path / "in"], model, tmp_path / "strict", strict=True)
     assert report == local_report == [f"skipped {tmp_path / 'in' / 'cp1252.txt'}: not valid UTF-8 (byte 5); "
                                       f"decoded as cp1252 (--strict)"]
     assert_same_rows(rows, local_rows, sentence_columns(model_classes(model)))
+    assert [r["voice"] for r in sorted(rows, key=lambda r: r["start"])] == [
+        "narrator", "narrator", "quote", "quote", "mixed"]  # voices and quote spans as the local engine's
     assert summary.exit_code == 1 and summary.counts() == local_summary.counts()
 
     texts = [r["text"] for r in gold_sentences()[:40]]

@@ -78,7 +78,8 @@ def test_sentence_rows_have_every_column_and_match_the_model(tmp_path, model):
     summary, rows, _ = tag([src], model)
     classes = {t: model.classes(t) for t in model.tasks}
     assert list(rows[0]) == sentence_columns(classes)
-    assert list(rows[0])[:9] == ["doc_id", "id", "paragraph", "sentence", "start", "end", "text", "stance", "framing"]
+    assert list(rows[0])[:11] == ["doc_id", "id", "paragraph", "sentence", "start", "end", "text", "voice", "quotes",
+                                  "stance", "framing"]
     sentences = segment(Document("a", ARTICLE))
     assert [r["id"] for r in rows] == [s.id for s in sentences] == ["a-p1-s1", "a-p2-s1", "a-p2-s2", "a-p3-s1"]
     assert [(r["start"], r["end"]) for r in rows] == [(s.start, s.end) for s in sentences]
@@ -323,6 +324,28 @@ def test_article_row_of_a_hand_made_document():
     assert row["n_framing_western"] == 2 and math.isclose(row["share_framing_western"], 2 / 3)
     assert math.isclose(row["mean_p_framing_western"], 2.0 / 3)
     assert row["top_framing_western"] == ["d-p1-s1", "d-p2-s1"] and row["top_framing_neutral"] == ["d-p1-s2"]
+
+
+def test_rows_carry_each_sentences_voice_and_its_quotations_in_every_format(tmp_path, model):
+    text = ('Seoul weighs its options.\n\n"We will not send arms. Our line holds," the minister said.\n\n'
+            'Moscow called it a "provocation" on Friday.')
+    (tmp_path / "q.txt").write_text(text, encoding="utf-8")
+    _, rows, _ = tag([tmp_path / "q.txt"], model)
+    assert [r["voice"] for r in rows] == ["narrator", "quote", "quote", "mixed"]
+    assert [[text[s:e] for s, e in r["quotes"]] for r in rows] == [
+        [], ['"We will not send arms.'], ['Our line holds,"'], ['"provocation"']]
+    out = tmp_path / "q.csv"
+    run_tag([str(tmp_path / "q.txt")], model, out=out, fmt="csv")
+    assert pd.read_csv(out)["quotes"].fillna("").tolist() == ["", "27-50", "51-67", *[f"{s}-{e}" for s, e in rows[3]["quotes"]]]
+    run_tag([str(tmp_path / "q.txt")], model, out=tmp_path / "q.parquet", fmt="parquet")
+    assert pd.read_parquet(tmp_path / "q.parquet")["quotes"].map(lambda q: [list(s) for s in q]).tolist() == [
+        r["quotes"] for r in rows]
+    _, (article,), _ = tag([tmp_path / "q.txt"], model, per="article")
+    assert (article["n_voice_narrator"], article["n_voice_quote"], article["n_voice_mixed"]) == (1, 2, 1)
+    for voice in ("narrator", "quote", "mixed"):
+        mine = [r for r in rows if r["voice"] == voice]
+        for label in model.classes("framing"):
+            assert article[f"share_framing_{label}_{voice}"] == sum(r["framing"] == label for r in mine) / len(mine)
 
 
 # --------------------------------------------------------------------------- files and resume

@@ -167,3 +167,39 @@ def check_unique_texts(built: Sequence[_Built], also_labelled: Sequence[str | Pa
             first = seen.get(_text_key(str(record.get("text", ""))))
             if first:
                 raise DataFileError(path, lineno, f"text repeats the article sentence {first[1]}; reword one of them")
+
+
+def voice_scores(labels_path: str | Path, articles_dir: str | Path) -> dict[str, dict]:
+    """:mod:`~stanceframe.corpus.voice` against the voices labelled by reading
+    (``data/voice/labels.jsonl``): per split (``development``, ``held-out``) and ``all``,
+    the sentences, accuracy and each voice's precision, recall and support. A label row
+    whose sentence the article no longer has is a ``DataFileError``."""
+    from stanceframe.corpus.voice import VOICES, sentence_voices
+
+    labels_path, articles_dir = Path(labels_path), Path(articles_dir)
+    rows = [(lineno, r) for lineno, r in checked_records(labels_path, file_records(labels_path))]
+    predicted: dict[str, str] = {}
+    for doc_id in sorted({str(r["doc_id"]) for _, r in rows}):
+        for doc in read_documents_strict(articles_dir / f"{doc_id}.txt"):
+            units = segment(doc)
+            predicted.update((u.id, v) for u, (v, _) in zip(units, sentence_voices(doc, units)))
+    pairs: dict[str, list[tuple[str, str]]] = {"all": []}
+    for lineno, r in rows:
+        if r["id"] not in predicted:
+            raise DataFileError(labels_path, lineno, f"sentence {r['id']!r} is not in {r['doc_id']}.txt (edited?)")
+        if r["voice"] not in VOICES:
+            raise DataFileError(labels_path, lineno, f"voice {r['voice']!r} is none of {', '.join(VOICES)}")
+        pair = (r["voice"], predicted[r["id"]])
+        pairs["all"].append(pair)
+        pairs.setdefault(str(r.get("split") or "development"), []).append(pair)
+    return {split: _voice_split_scores(p, VOICES) for split, p in pairs.items()}
+
+
+def _voice_split_scores(pairs: list[tuple[str, str]], voices: Sequence[str]) -> dict:
+    classes = {}
+    for v in voices:
+        tp = sum(g == p == v for g, p in pairs)
+        said, real = sum(p == v for _, p in pairs), sum(g == v for g, _ in pairs)
+        classes[v] = {"precision": tp / said if said else 0.0, "recall": tp / real if real else 0.0, "support": real}
+    return {"n": len(pairs), "accuracy": sum(g == p for g, p in pairs) / len(pairs) if pairs else 0.0,
+            "classes": classes}

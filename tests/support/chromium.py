@@ -20,3 +20,27 @@ def chromium(tmp_path: Path, *args: str, timeout: float = 120) -> subprocess.Com
            "--no-first-run", "--disable-component-update", "--disable-sync", "--disable-extensions",
            "--hide-scrollbars", f"--user-data-dir={profile}", *args]
     return subprocess.run(cmd, capture_output=True, timeout=timeout, text=True)
+
+
+CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
+
+
+def selenium_chromium(tmp_path: Path, monkeypatch, *, window: str = "1200,900", logs: bool = False):
+    """Headless Chromium driven by Selenium through Debian's chromedriver (nothing
+    downloaded; skipped where either is missing), with a fresh profile; ``logs``: the
+    browser's console and its DevTools network events are kept (``driver.get_log``)."""
+    monkeypatch.setenv("SE_AVOID_STATS", "true")  # Selenium Manager is not used (paths given), and never phones home
+    if not (Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()):
+        pytest.skip("needs Debian's chromium and chromium-driver (apt-get install chromium chromium-driver)")
+    webdriver = pytest.importorskip("selenium.webdriver")
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for arg in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run",
+                "--disable-component-update", "--disable-sync", "--disable-extensions", f"--window-size={window}",
+                f"--user-data-dir={tmp_path / 'profile'}"):
+        options.add_argument(arg)
+    if logs:
+        options.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
+    return webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)

@@ -64,23 +64,30 @@ def peak_rss(model_dir: Path, corpus: Path, scratch: Path) -> dict:
     started by this module's small wrapper whose only child it is: ``peak_rss_mb`` is
     ``ru_maxrss`` (``RUSAGE_CHILDREN``: the largest of tag's processes, main or segmentation
     worker), ``peak_pss_mb`` the sampled peak of their proportional set sizes added up."""
+    out = scratch / "rss-out.jsonl"
+    cmd = ["tag", str(corpus), "--model", str(model_dir), "--out", str(out), "--quiet"]
+    measured, stderr = command_peak(cmd)
+    out.unlink(missing_ok=True)
+    return {**measured, "sentences": _tagged_sentences(stderr)}
+
+
+def command_peak(args: list[str], ok: tuple[int, ...] = (0, 1)) -> tuple[dict, str]:
+    """``stanceframe ARGS`` in a fresh process under this module's wrapper: its wall time,
+    ``peak_rss_mb`` (``ru_maxrss`` of its processes) and ``peak_pss_mb``; and its stderr."""
     from stanceframe.errors import StanceframeError
 
-    out = scratch / "rss-out.jsonl"
-    cmd = [sys.executable, "-m", "stanceframe", "tag", str(corpus), "--model", str(model_dir), "--out", str(out),
-           "--quiet"]
+    cmd = [sys.executable, "-m", "stanceframe", *args]
     env = {**os.environ, "TOKENIZERS_PARALLELISM": "false"}
     started = time.perf_counter()
     done = subprocess.run([sys.executable, "-m", MODULE, *cmd], stdout=subprocess.DEVNULL,
                           stderr=subprocess.PIPE, env=env)
     seconds = time.perf_counter() - started
-    out.unlink(missing_ok=True)
     stderr = done.stderr.decode("utf-8", "replace")
     found = REPORT_RE.search(stderr)
-    if done.returncode not in (0, 1) or not found:
-        raise StanceframeError(f"bench: `{' '.join(cmd)}` failed: {stderr.strip()[-500:]}")
-    return {"peak_rss_mb": round(int(found.group(1)) / 1024, 1), "peak_pss_mb": round(int(found.group(2)) / 1024, 1),
-            "seconds": round(seconds, 2), "sentences": _tagged_sentences(stderr)}
+    if done.returncode not in ok or not found:
+        raise StanceframeError(f"bench: `stanceframe {' '.join(args)}` failed: {stderr.strip()[-500:]}")
+    return ({"peak_rss_mb": round(int(found.group(1)) / 1024, 1), "peak_pss_mb": round(int(found.group(2)) / 1024, 1),
+             "seconds": round(seconds, 2)}, stderr)
 
 
 def _tagged_sentences(summary_line: str) -> int | None:

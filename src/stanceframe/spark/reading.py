@@ -24,8 +24,10 @@ ITEM_FIELDS = [  # (name, arrow type name)
     ("kind", "string"), ("grp", "int64"), ("file", "int64"), ("item", "int64"), ("seq", "int64"),
     ("source", "string"), ("line", "int64"), ("message", "string"),
     ("doc_id", "string"), ("id", "string"), ("paragraph", "int64"), ("sentence", "int64"),
-    ("start", "int64"), ("end", "int64"), ("text", "string"), ("part", "string"), ("meta", "string"),
+    ("start", "int64"), ("end", "int64"), ("text", "string"), ("voice", "string"), ("quotes", "spans"),
+    ("part", "string"), ("meta", "string"),
 ]
+SPARK_TYPES = {"int64": "bigint", "string": "string", "spans": "array<array<bigint>>"}  # ITEM_FIELDS in Spark's DDL
 ORDER = ["grp", "file", "source", "item", "seq"]
 
 
@@ -63,7 +65,7 @@ def item_rows(item: Document | Skipped | PassedOver, *, grp: int, file: int, ind
               part_column: str | None, meta: dict[str, tuple[str, ...]] | None = None) -> list[dict]:
     """The rows of one input item, with the local ``Tagger``'s rules (``tagging.inputs.prepare_item``);
     ``meta``: the metadata columns (:func:`~stanceframe.tagging.rows.meta_fields`)."""
-    from stanceframe.tagging.inputs import prepare_item
+    from stanceframe.tagging.inputs import prepare_item, voices_of
     from stanceframe.tagging.rows import meta_fields, meta_values
 
     key = {"grp": grp, "file": file, "item": index}
@@ -79,15 +81,18 @@ def item_rows(item: Document | Skipped | PassedOver, *, grp: int, file: int, ind
     values = json.dumps(meta_values(item.meta, meta_fields() if meta is None else meta), ensure_ascii=False)
     rows += [{**key, "kind": SENTENCE, "seq": i, "source": item.source, "doc_id": u.doc_id, "id": u.id,
               "paragraph": u.paragraph, "sentence": u.sentence, "start": u.start, "end": u.end, "text": u.text,
-              "part": part, "meta": values}
-             for i, u in enumerate(units)]
+              "voice": voice, "quotes": quotes, "part": part, "meta": values}
+             for i, (u, (voice, quotes)) in enumerate(zip(units, voices_of(item, units, unit)))]
     return rows
 
 
 def _arrow_schema():
     import pyarrow as pa
 
-    return pa.schema([(name, getattr(pa, kind)()) for name, kind in ITEM_FIELDS])
+    def arrow_type(kind):
+        return pa.list_(pa.list_(pa.int64())) if kind == "spans" else getattr(pa, kind)()
+
+    return pa.schema([(name, arrow_type(kind)) for name, kind in ITEM_FIELDS])
 
 
 def _batches(rows_iter: Iterator[dict]):

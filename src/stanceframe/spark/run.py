@@ -19,6 +19,7 @@ from stanceframe.spark.reading import (
     PASSED,
     SENTENCE,
     SKIPPED,
+    SPARK_TYPES,
     WARNING,
     read_files,
     read_parquet_rows,
@@ -98,7 +99,7 @@ def run_spark_tag(
         started = time.perf_counter()
         options = dict(text_field=text_field, id_field=id_field, unit=unit, strict=strict, part_column=part_column,
                        meta=meta)
-        schema = ", ".join(f"`{n}` {'bigint' if k == 'int64' else 'string'}" for n, k in ITEM_FIELDS)
+        schema = ", ".join(f"`{n}` {SPARK_TYPES[k]}" for n, k in ITEM_FIELDS)
         parts = []
         if plan.files:
             ids = file_doc_ids([(Path(path), Path(root) if root else None) for path, _, root in plan.files])

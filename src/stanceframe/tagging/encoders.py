@@ -12,7 +12,8 @@ from pathlib import Path
 from stanceframe.tagging.rows import INT_FIELDS
 
 PARQUET_ROW_GROUP = 10_000
-LIST_SEPARATOR = ";"  # lists (top_* ids) in CSV cells
+LIST_SEPARATOR = ";"  # lists (top_* ids, quotes) in CSV cells
+SPAN_SEPARATOR = "-"  # a [start, end] span in a CSV cell: "12-40"
 
 
 def encoder_for(fmt: str, columns: list[str]):
@@ -84,7 +85,8 @@ def _csv_cell(value):
     if value is None:
         return ""
     if isinstance(value, list):
-        return csv_safe(LIST_SEPARATOR.join(map(str, value)))
+        return csv_safe(LIST_SEPARATOR.join(SPAN_SEPARATOR.join(map(str, v)) if isinstance(v, list) else str(v)
+                                            for v in value))
     if isinstance(value, str):
         return csv_safe(value)
     return value
@@ -100,6 +102,8 @@ def arrow_schema(columns: list[str]):
             return pa.float64()
         if col.startswith("top_"):
             return pa.list_(pa.string())
+        if col == "quotes":
+            return pa.list_(pa.list_(pa.int64()))
         return pa.string()
 
     return pa.schema([(c, kind(c)) for c in columns])

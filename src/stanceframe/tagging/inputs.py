@@ -157,6 +157,18 @@ def stdin_text(first: bytes, stream) -> Iterator[Document | Skipped]:
             yield item
 
 
+def voices_of(doc: Document, units: list[Sentence], unit: str = "document") -> list[tuple[str, list[list[int]]]]:
+    """``(voice, quotes)`` of each unit (:mod:`stanceframe.corpus.voice`): from the whole
+    document around its sentences, or from a record's own text (``record``)."""
+    from stanceframe.corpus.voice import record_voice, sentence_voices
+
+    if not units:
+        return []
+    if unit == "document":
+        return sentence_voices(doc, units)
+    return [record_voice(doc.text, units[0].start)]
+
+
 def units_of(doc: Document, unit: str = "document") -> list[Sentence]:
     """The units a document is tagged as: its sentences (``document``, the segmenter used
     for training), or the record itself, unsplit (``record``; its id is the record's id,

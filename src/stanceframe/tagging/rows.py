@@ -13,7 +13,8 @@ from collections.abc import Sequence
 from stanceframe.corpus import Document
 from stanceframe.errors import StanceframeError
 
-SENTENCE_FIELDS = ["doc_id", "id", "paragraph", "sentence", "start", "end", "text"]
+SENTENCE_FIELDS = ["doc_id", "id", "paragraph", "sentence", "start", "end", "text", "voice", "quotes"]
+VOICES = ("narrator", "quote", "mixed")  # stanceframe.corpus.voice.VOICES (not imported: tag starts light)
 ARTICLE_FIELDS = ["doc_id", "source", "n_sentences"]
 INT_FIELDS = {"paragraph", "sentence", "start", "end", "n_sentences"}
 RESERVED_COLUMNS = {*SENTENCE_FIELDS, *ARTICLE_FIELDS, "target", "stance", "framing", "voice"}
@@ -84,12 +85,16 @@ def sentence_columns(classes: dict[str, list[str]], meta: dict | None = None) ->
 
 def article_columns(classes: dict[str, list[str]], meta: dict | None = None) -> list[str]:
     """Per document: sentence counts, shares and mean probabilities per label, and the ids
-    of the strongest sentences predicted with each label (``top_<task>_<label>``), then the
-    metadata columns."""
+    of the strongest sentences predicted with each label (``top_<task>_<label>``); then the
+    sentences in each voice (``n_voice_<voice>``) and each label's share among them
+    (``share_<task>_<label>_<voice>``: "russian in the narrator's voice"); then the metadata columns."""
     cols = list(ARTICLE_FIELDS)
     for task, labels in classes.items():
         for prefix in ("n", "share", "mean_p", "top"):
             cols += [f"{prefix}_{task}_{label}" for label in labels]
+    cols += [f"n_voice_{voice}" for voice in VOICES]
+    for task, labels in classes.items():
+        cols += [f"share_{task}_{label}_{voice}" for voice in VOICES for label in labels]
     return cols + list(META_COLUMNS if meta is None else meta)
 
 
@@ -113,6 +118,14 @@ def article_row(doc: Document, rows: list[dict], classes: dict[str, list[str]], 
             key = f"p_{task}_{label}"
             ranked = sorted((i for i, r in enumerate(rows) if r[task] == label), key=lambda i: (-rows[i][key], i))
             out[f"top_{task}_{label}"] = [rows[i]["id"] for i in ranked[:top]]
+    by_voice = {voice: [r for r in rows if r.get("voice") == voice] for voice in VOICES}
+    for voice in VOICES:
+        out[f"n_voice_{voice}"] = len(by_voice[voice])
+    for task, labels in classes.items():
+        for voice in VOICES:
+            counts, n_voice = Counter(r[task] for r in by_voice[voice]), len(by_voice[voice])
+            for label in labels:
+                out[f"share_{task}_{label}_{voice}"] = counts.get(label, 0) / n_voice if n_voice else 0.0
     meta = META_COLUMNS if meta is None else meta
     out.update(zip(meta, meta_values(doc.meta, meta)))
     return out

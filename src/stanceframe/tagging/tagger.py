@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from stanceframe.corpus import Document, PassedOver, Sentence, Skipped, segment
 from stanceframe.errors import DataFileError, StanceframeError
 from stanceframe.models.loading import model_classes, model_info
-from stanceframe.tagging.inputs import prepare_item
+from stanceframe.tagging.inputs import prepare_item, voices_of
 from stanceframe.tagging.parallel import batch_parallel_inference, has_torch_networks
 from stanceframe.tagging.rows import meta_fields, meta_values, sentence_columns
 
@@ -63,7 +63,7 @@ class Tagger:
     def windows(self, items: Iterable, *, prepared: bool = False) -> Iterator[Window]:
         """Windows of tagged items; ``prepared``: ``items`` already are ``_prepare``'s
         (item, units) entries (made ahead by :func:`prepared_in_workers`)."""
-        pending: list[tuple[Document | Skipped, list[Sentence]]] = []
+        pending: list[tuple[Document | Skipped, list[Sentence], list]] = []
         n_sentences = 0
         for entry in (items if prepared else map(self._prepare, items)):
             pending.append(entry)
@@ -75,22 +75,25 @@ class Tagger:
             yield self._tag_window(pending)
 
     def _prepare(self, item):
-        return prepare_item(item, unit=self.unit, strict=self.strict, target_field=self.target_field)
+        """(the item, its units, their voices): what a segmentation worker sends back."""
+        item, units = prepare_item(item, unit=self.unit, strict=self.strict, target_field=self.target_field)
+        return item, units, voices_of(item, units, self.unit)
 
     def _tag_window(self, pending) -> Window:
         if self.target_field:
-            texts = [(str(item.meta[self.target_field]), u.text) for item, units in pending for u in units]
+            texts = [(str(item.meta[self.target_field]), u.text) for item, units, _ in pending for u in units]
         else:
-            texts = [u.text for _, units in pending for u in units]
+            texts = [u.text for _, units, _ in pending for u in units]
         values = self.predict(texts)
         results, k = [], 0
-        for item, units in pending:
+        for item, units, voices in pending:
             if isinstance(item, (Skipped, PassedOver)):
                 results.append(item)
                 continue
             target = str(item.meta[self.target_field]) if self.target_field else None
             meta = meta_values(item.meta, self.meta)
-            rows = [self.row(u, v, target, meta) for u, v in zip(units, values[k:k + len(units)])]
+            rows = [self.row(u, v, target, voice, meta)
+                    for u, v, voice in zip(units, values[k:k + len(units)], voices)]
             k += len(units)
             results.append(TaggedDocument(item, rows))
         return Window(len(pending), results)
@@ -126,15 +129,17 @@ class Tagger:
             pool.shutdown()
             self._pool = None
 
-    def row(self, unit: Sentence, values: tuple, target: str | None = None, meta: tuple | None = None) -> dict:
-        """The output row of ``unit`` given its :meth:`predict` values and its document's
-        :func:`meta_values` (``None``: none known), keys in ``columns`` order."""
+    def row(self, unit: Sentence, values: tuple, target: str | None = None,
+            voice: tuple[str, list] = ("narrator", []), meta: tuple | None = None) -> dict:
+        """The output row of ``unit`` given its :meth:`predict` values, its ``(voice, quotes)``
+        (:func:`~stanceframe.tagging.inputs.voices_of`) and its document's :func:`meta_values`
+        (``None``: none known), keys in ``columns`` order."""
         meta = meta if meta is not None else (None,) * len(self.meta)
         if self.target_field:
             return dict(zip(self.columns, (unit.doc_id, unit.id, unit.paragraph, unit.sentence, unit.start,
-                                           unit.end, unit.text, target, *values, *meta)))
+                                           unit.end, unit.text, target, *voice, *values, *meta)))
         return dict(zip(self.columns, (unit.doc_id, unit.id, unit.paragraph, unit.sentence, unit.start,
-                                       unit.end, unit.text, *values, *meta)))
+                                       unit.end, unit.text, *voice, *values, *meta)))
 
 
 def batches_by_length(model, texts: Sequence, batch_size: int) -> list[list[int]]:
@@ -177,7 +182,7 @@ def tag_article(doc: Document, model, *, spec=None, explain: bool = True, top_k:
     preds = tagger.predict([u.text for u in units])
     tagger.close()
     meta = meta_values(doc.meta, tagger.meta)
-    rows = [tagger.row(u, p, meta=meta) for u, p in zip(units, preds)]
+    rows = [tagger.row(u, p, None, v, meta) for u, p, v in zip(units, preds, voices_of(doc, units))]
     explanations = {}
     if explain:
         from tqdm import tqdm
