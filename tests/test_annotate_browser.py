@@ -11,6 +11,7 @@ import json
 import os
 import shutil
 import sqlite3
+from pathlib import Path
 
 import pytest
 from support.annotate import Server, write_articles
