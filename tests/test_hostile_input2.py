@@ -213,3 +213,169 @@ def test_tag_into_a_pipe_closed_early_exits_141(tmp_path, model_dir):
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 141, err
     assert b"Traceback" not in err and b"Exception ignored" not in err
+
+
+# --------------------------------------------------------------------------- user mistakes: one line, exit 2
+
+
+def copy_model(model_dir: Path, tmp_path: Path) -> Path:
+    import shutil
+
+    return Path(shutil.copytree(model_dir, tmp_path / "model"))
+
+
+@pytest.mark.parametrize("manifest", ["[1, 2]", '{"format_version": 1, "family": "tfidf-logreg", "tasks": {}}',
+                                      '{"format_version": 1, "family": "tfidf-logreg", "tasks": {"stance": 3}}'])
+def test_a_manifest_that_is_not_a_models_is_one_line(tmp_path, model_dir, manifest):
+    model = copy_model(model_dir, tmp_path)
+    (model / "manifest.json").write_text(manifest, encoding="utf-8")
+    (tmp_path / "a.txt").write_text(GOOD, encoding="utf-8")
+    result = run_cli("tag", tmp_path / "a.txt", "--model", model)
+    assert result.code == 2, result.err
+    assert result.err == f"stanceframe: error: {model}/manifest.json: not a stanceframe model manifest (a JSON object " \
+                         'whose "tasks" names at least one task and its folder)\n'
+
+
+@pytest.mark.parametrize("target", ["/dev/zero", "outside"])
+def test_a_weight_file_linked_out_of_the_model_folder_is_refused(tmp_path, model_dir, target):
+    model = copy_model(model_dir, tmp_path)
+    vocab = model / "stance" / "vocab_word.json"
+    vocab.unlink()
+    if target == "outside":
+        target = tmp_path / "outside.json"
+        target.write_text("{}", encoding="utf-8")
+    os.symlink(target, vocab)
+    (tmp_path / "a.txt").write_text(GOOD, encoding="utf-8")
+    result = run_cli("tag", tmp_path / "a.txt", "--model", model)
+    assert result.code == 2
+    assert result.err.startswith(f"stanceframe: error: {vocab}: a link out of the model folder")
+
+
+def test_a_weight_file_that_is_not_regular_or_whose_size_is_wrong_is_refused(tmp_path, model_dir):
+    from stanceframe.errors import ModelFolderError
+    from stanceframe.models import folder
+
+    model = copy_model(model_dir, tmp_path)
+    os.mkfifo(model / "stance" / "extra.json")
+    result = run_cli("tag", "-", "--model", model, stdin=GOOD.encode())
+    assert result.code == 2 and "extra.json: not a regular file; refused" in result.err
+    (model / "stance" / "extra.json").unlink()
+    intercept = model / "stance" / "intercept.npy"
+    with open(intercept, "ab") as handle:
+        handle.write(b"\0" * 64)  # more bytes than the header says
+    with pytest.raises(ModelFolderError, match="bytes where its header says"):
+        folder.load_array(intercept)
+
+
+def test_inspect_page_with_a_model_of_forty_labels(tmp_path):
+    from support.tagging import gold_sentences
+
+    from stanceframe.models.bundle import ModelBundle
+    from stanceframe.models.tfidf import TfidfLogRegClassifier
+
+    rows = gold_sentences()[:400]
+    texts = [r["text"] for r in rows]
+    estimators = {"stance": TfidfLogRegClassifier().fit(texts, [f"l{i % 40}" for i in range(len(rows))]),
+                  "framing": TfidfLogRegClassifier().fit(texts, [r["framing"] for r in rows])}
+    model = ModelBundle("tfidf-logreg", estimators, {"name": "forty"}).save(tmp_path / "m40")
+    (tmp_path / "a.txt").write_text(GOOD, encoding="utf-8")
+    result = run_cli("inspect", tmp_path / "a.txt", "--model", model, "--html", tmp_path / "a.html")
+    assert result.code == 0, result.err
+    assert "l39" in (tmp_path / "a.html").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("line, message", [('C = "abc"', "C = 'abc': must be a number"),
+                                           ("ngram_max = -5", "ngram_max = -5: must be greater than 0"),
+                                           ("ngram_max = 2.5", "ngram_max = 2.5: must be a whole number"),
+                                           ("no_such = 1", "unknown parameter 'no_such'")])
+def test_a_bad_family_parameter_in_the_experiments_config_is_one_line(tmp_path, line, message):
+    from stanceframe.errors import StanceframeError
+    from stanceframe.experiment_config import load_config
+
+    config = tmp_path / "experiments.toml"
+    config.write_text(f"[families.tfidf-logreg]\n{line}\n", encoding="utf-8")
+    with pytest.raises(StanceframeError) as caught:
+        load_config(config)
+    assert str(caught.value).startswith(f"{config}: [families.tfidf-logreg] ") and message in str(caught.value)
+
+
+def labelled(tmp_path: Path, bad: dict) -> Path:
+    rows = [{"id": f"s{i}", "doc_id": f"d{i}", "text": f"Sentence number {i} is here.",
+             "stance": ["none", "support"][i % 2], "framing": ["neutral", "western"][i % 2]} for i in range(12)]
+    rows[5].update(bad)
+    path = tmp_path / "gold.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("bad, kind", [({"stance": ["none"]}, 'a list (["none"])'), ({"stance": 3}, "a number (3)")])
+def test_a_label_that_is_not_a_string_is_refused_everywhere(tmp_path, project, bad, kind):
+    path = labelled(tmp_path, bad)
+    want = f"stanceframe: error: {path}:6: label of task 'stance' is {kind}, not a string; write the label's name\n"
+    for args in (["train", "--family", "lexicon", "--config", "none", "--data", path, "--no-track"],
+                 ["data", "stats", path]):
+        result = run_cli(*args)
+        assert (result.code, result.err) == (2, want), args
+
+
+def test_an_invalid_tracking_uri_is_one_line(project):
+    result = run_cli("train", "--family", "lexicon", "--tracking-uri", "http://[::1")
+    assert result.code == 2
+    assert result.err == ("stanceframe: error: tracking URI 'http://[::1' is not a valid URI (Invalid IPv6 URL); "
+                          "fix --tracking-uri / MLFLOW_TRACKING_URI\n")
+
+
+@pytest.fixture
+def silent_server():
+    """A socket on 127.0.0.1 that accepts and never answers; ``health=True``: it answers
+    /health with 200, then nothing else."""
+    import socket
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(64)
+    held, stop = [], threading.Event()
+
+    def serve():
+        server.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                continue
+            conn.settimeout(5)
+            try:
+                request = conn.recv(65536)
+            except OSError:
+                request = b""
+            if serve.health and b" /health" in request:
+                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nOK")
+                conn.close()
+            else:
+                held.append(conn)
+
+    serve.health = False
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    yield server.getsockname()[1], serve
+    stop.set()
+    thread.join(5)
+    for conn in held:
+        conn.close()
+    server.close()
+
+
+@pytest.mark.slow  # waits for MLflow's timeouts (about 12 s)
+@pytest.mark.parametrize("health", [False, True])
+def test_a_hanging_tracking_server_is_one_line_within_15_seconds(project, silent_server, health):
+    port, serve = silent_server
+    serve.health = health
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_HTTP_REQUEST")}
+    start = time.monotonic()
+    result = subprocess.run([*STANCEFRAME, "train", "--family", "lexicon", "--tracking-uri",
+                             f"http://127.0.0.1:{port}"], capture_output=True, cwd=project, timeout=200, env=env)
+    elapsed = time.monotonic() - start
+    err = result.stderr.decode()
+    assert result.returncode == 2 and len(err.strip().splitlines()) == 1, err
+    assert ("did not answer within 5 s" in err) if health else ("timed out" in err)
+    assert elapsed <= 15, elapsed
