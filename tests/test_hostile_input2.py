@@ -309,11 +309,11 @@ def labelled(tmp_path: Path, bad: dict) -> Path:
 
 
 @pytest.mark.parametrize("bad, kind", [({"stance": ["none"]}, 'a list (["none"])'), ({"stance": 3}, "a number (3)")])
-def test_a_label_that_is_not_a_string_is_refused_everywhere(tmp_path, project, bad, kind):
+def test_a_label_that_is_not_a_string_is_refused_everywhere(tmp_path, project, model_dir, bad, kind):
     path = labelled(tmp_path, bad)
     want = f"stanceframe: error: {path}:6: label of task 'stance' is {kind}, not a string; write the label's name\n"
     for args in (["train", "--family", "lexicon", "--config", "none", "--data", path, "--no-track"],
-                 ["data", "stats", path]):
+                 ["evaluate", "--model", model_dir, "--data", path], ["data", "stats", path]):
         result = run_cli(*args)
         assert (result.code, result.err) == (2, want), args
 
