@@ -364,6 +364,8 @@ def glob_files(pattern: str) -> list[Path]:
     fixed = next(i for i, part in enumerate(parts) if glob.has_magic(part))
     base = Path(*parts[:fixed]) if fixed else Path(".")
     rest = Path(*parts[fixed:]).as_posix()
+    if parts[-1] == "**":  # pathlib's ** names folders only; the glob module's names files too
+        rest += "/*"
     hidden_ok = [part.startswith(".") for part in parts[fixed:]]
     found = []
     for match in base.glob(rest):

@@ -162,15 +162,5 @@ class _Transformed(io.RawIOBase):
         super().close()
 
 
-def read_whole(path, limit: int = MAX_WHOLE_BYTES) -> tuple[bytes | None, str | None]:
-    """(the bytes of ``path``, None), or (None, why not): larger than ``limit``, or a pipe
-    or device longer than that."""
-    with open_input(path, limit=limit) as handle:
-        data = handle.read(limit + 1)
-    if len(data) > limit or handle.cut:
-        return None, f"larger than {limit >> 20} MiB (read whole), not read"
-    return data, None
-
-
 __all__ = ["MAX_STREAM_BYTES", "MAX_WHOLE_BYTES", "READ_CHUNK_BYTES", "InputReader", "bounded_stream",
-           "cr_lines_as_lf", "open_input", "read_whole", "source_name", "stream_cut_reason"]
+           "cr_lines_as_lf", "open_input", "source_name", "stream_cut_reason"]
