@@ -198,6 +198,7 @@ def load_labelled(
             raise DataFileError(path, None, f"no task field ({', '.join(schema.task_names)}) in the first record; "
                                             f"name the label fields with --task")
     tasks = list(tasks) if tasks else list(schema.task_names)
+    check_label_types(path, rows, tasks)
 
     notices = []
     inferred: dict[str, list[str]] = {}
@@ -258,6 +259,18 @@ def load_labelled(
             )
         )
     return LabelledSet(examples, tasks, schema, [str(path)], notices, target_field)
+
+
+def check_label_types(path, rows, tasks: Sequence[str]) -> None:
+    """A :class:`DataFileError` (file:line) for the first label that is not a string
+    (``["none"]``, ``3``, ``true``): it would otherwise become a class of its own."""
+    for lineno, record in rows:
+        for task in tasks:
+            value = record.get(task)
+            if value is not None and not isinstance(value, str):
+                kind = {list: "a list", dict: "an object", bool: "a boolean"}.get(type(value), "a number")
+                raise DataFileError(path, lineno, f"label of task {task!r} is {kind} ({json.dumps(value)[:60]}), "
+                                                  "not a string; write the label's name")
 
 
 def check_label_typos(path, rows, task: str, values: Sequence[str], known: Sequence[str]) -> None:

@@ -56,6 +56,8 @@ def load_config(path: str | Path) -> ExperimentConfig:
     families = {name: dict(params or {}) for name, params in families.items()}
     cv_repeats = {name: int(params.pop("cv_repeats")) for name, params in families.items() if "cv_repeats" in params}
     cv_folds = {name: int(params.pop("cv_folds")) for name, params in families.items() if "cv_folds" in params}
+    for name, params in families.items():
+        check_family_params(path, name, params)
     if any(v < 1 for v in [*cv_repeats.values(), *cv_folds.values()]):
         raise StanceframeError(f"{path}: cv_repeats and cv_folds must be at least 1")
     group_by = str(cv.get("group_by", "paragraph"))
@@ -87,6 +89,39 @@ def load_config(path: str | Path) -> ExperimentConfig:
         report_dir=str(raw.get("report", {}).get("dir", "out/compare")),
         path=str(path),
     )
+
+
+def check_family_params(path: Path, family: str, params: dict) -> None:
+    """Each ``[families.NAME]`` value against the family's constructor default: a known
+    name, the default's type (a whole number where it is one, a number where it is a
+    float, true/false where it is a boolean, text where it is text), and positive where
+    the default is (``ngram_max = -5``, ``C = "abc"`` are refused here, not mid-run)."""
+    import inspect
+
+    from stanceframe.models import family_class
+
+    signature = inspect.signature(family_class(family).__init__).parameters
+    defaults = {name: p.default for name, p in signature.items()
+                if name != "self" and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
+    open_ended = any(p.kind is p.VAR_KEYWORD for p in signature.values())
+    for name, value in params.items():
+        if name not in defaults and open_ended:
+            continue
+        if name not in defaults:
+            raise StanceframeError(f"{path}: [families.{family}] unknown parameter {name!r}; known: "
+                                   f"{', '.join(defaults)}")
+        default, where = defaults[name], f"{path}: [families.{family}] {name} = {value!r}"
+        if isinstance(default, bool):
+            if not isinstance(value, bool):
+                raise StanceframeError(f"{where}: must be true or false")
+        elif isinstance(default, (int, float)):
+            whole = isinstance(default, int)
+            if isinstance(value, bool) or not isinstance(value, int if whole else (int, float)):
+                raise StanceframeError(f"{where}: must be a {'whole number' if whole else 'number'}")
+            if default > 0 and value <= 0:
+                raise StanceframeError(f"{where}: must be greater than 0")
+        elif isinstance(default, str) and not isinstance(value, str):
+            raise StanceframeError(f"{where}: must be text (in quotes)")
 
 
 def _register_setting(path: Path, promote: dict) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Sequence
 from pathlib import Path
@@ -119,7 +120,7 @@ CHART_WIDTH = 1000
 
 def label_colors(classes: dict) -> dict:
     """task -> label -> colour (hex)."""
-    colors, spare = {}, iter(PALETTE * 4)
+    colors, spare = {}, itertools.cycle(PALETTE)  # any number of labels: the palette again
     for task, labels in classes.items():
         colors[task] = {}
         for label in labels:

@@ -1,11 +1,13 @@
 """Exit statuses, and running one handler with every error turned into its status and one line.
 
 0 all done, 1 some input skipped, 2 a user mistake (any :class:`StanceframeError`), 3 an
-internal error (an uncaught exception), 130 interrupted; ``--debug`` re-raises instead.
+internal error (an uncaught exception), 130 interrupted, 141 the reader of standard output
+closed it early (``| head``: 128 + SIGPIPE, as other tools); ``--debug`` re-raises instead.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 
 from stanceframe.errors import StanceframeError, UnlabelledSentencesError
@@ -13,6 +15,7 @@ from stanceframe.terminal import printable
 
 EXIT_OK, EXIT_SKIPPED, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 EXIT_INTERRUPTED = 130
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what `yes | head -1` gives
 
 
 def run_handler(args) -> int:
@@ -31,12 +34,24 @@ def run_handler(args) -> int:
         print("stanceframe: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
     except BrokenPipeError:
-        return EXIT_OK
+        _quiet_stdout()
+        return EXIT_BROKEN_PIPE
     except Exception as exc:  # noqa: BLE001 - a bug, not a user mistake: its own exit status
         if args.debug:
             raise
         print(internal_error_line(exc), file=sys.stderr)
         return EXIT_INTERNAL
+
+
+def _quiet_stdout() -> None:
+    """Standard output pointed at /dev/null: its reader is gone, and Python's flush of it
+    at exit must not print a second error."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):  # not a real file (tests): nothing to flush
+        pass
 
 
 def internal_error_line(exc: BaseException) -> str:

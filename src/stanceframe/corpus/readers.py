@@ -6,9 +6,11 @@ file as one document (large text files in parts), an .html page as one document
 
 from __future__ import annotations
 
+import bisect
 import codecs
 import os
 import re
+import stat
 import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -16,9 +18,10 @@ from pathlib import Path
 
 from stanceframe.corpus.decoding import BINARY_SNIFF_BYTES, FALLBACK_ENCODING, decode_bytes, not_utf8_warning
 from stanceframe.corpus.ids import doc_id_for
-from stanceframe.corpus.record_files import record_file_documents
+from stanceframe.corpus.record_files import TABLE_SUFFIXES, record_file_documents, table_file_documents
 from stanceframe.corpus.records import Document, Part, Skipped
 from stanceframe.corpus.segmentation import BLANK_LINE, paragraph_spans
+from stanceframe.corpus.sources import MAX_WHOLE_BYTES, READ_CHUNK_BYTES, open_input, source_name, stream_cut_reason
 from stanceframe.corpus.warc import WARC_SUFFIXES, is_warc, warc_documents
 from stanceframe.corpus.web import HTML_SUFFIXES, html_document
 from stanceframe.errors import DataFileError
@@ -46,20 +49,51 @@ _MD_RULES = [
     (re.compile(r"(?<![\w*])\*(?!\s)([^*\n]+?)(?<!\s)\*(?![\w*])"), r"\1"),  # italics
     (re.compile(r"`([^`]+)`"), r"\1"),  # inline code
 ]
-_MD_FENCE = re.compile(r"^```.*?^```\s*$", re.M | re.S)
+_MD_FENCE_START = re.compile(r"^```", re.M)
+_MD_FENCE_CLOSE = re.compile(r"```\s*$", re.M)
+
+
+def _drop_code_blocks(md: str) -> str:
+    """``md`` without its fenced code blocks: what ``re.sub(r"^```.*?^```\\s*$", "", md,
+    flags=re.M | re.S)`` gives, in linear time (that pattern scans to the end of the text
+    from every line opening a fence that is never closed: quadratic)."""
+    starts = [m.start() for m in _MD_FENCE_START.finditer(md)]
+    closes = [(s, m.end()) for s in starts if (m := _MD_FENCE_CLOSE.match(md, s))]
+    close_at = [s for s, _ in closes]
+    kept, pos = [], 0
+    for start in starts:
+        if start < pos:
+            continue  # inside a block already dropped
+        i = bisect.bisect_right(close_at, start)
+        if i == len(close_at):
+            break  # no fence closes after this line: nothing after it is a block either
+        kept.append(md[pos:start])
+        pos = closes[i][1]
+    kept.append(md[pos:])
+    return "".join(kept)
 
 
 def markdown_to_text(md: str) -> str:
     """Markdown with its markup removed (code blocks dropped), line structure kept."""
-    text = _MD_FENCE.sub("", md)
+    text = _drop_code_blocks(md)
     for pattern, repl in _MD_RULES:
         text = pattern.sub(repl, text)
     return text
 
 
 PART_BYTES = 1 << 20  # a .txt file larger than this is read and tagged in parts of at most this many characters
-READ_CHUNK_BYTES = 1 << 20
 PART_SUFFIXES = {".txt", ".text"}  # HTML and Markdown need the whole page to be parsed
+
+
+def single_item(path: Path) -> bool:
+    """Whether ``path`` gives exactly one item: a regular text file not read in parts (not
+    records, not a web archive's pages)."""
+    if Path(path).suffix.lower() in RECORD_SUFFIXES | TABLE_SUFFIXES or is_warc(path):
+        return False
+    try:
+        return stat.S_ISREG(os.stat(path).st_mode) and not is_large_text(path)
+    except OSError:
+        return True  # unreadable: one skip
 
 
 def is_large_text(path: Path) -> bool:
@@ -80,7 +114,7 @@ def text_parts(path: Path, doc_id: str) -> Iterator[Document | Skipped]:
     space or line break before the limit and goes on as a new paragraph. The file is read
     once before to choose the encoding (UTF-8, else cp1252 with a warning, as for small
     files) and the paragraph rule."""
-    source = str(path)
+    source = source_name(path)
     scan = _scan_text_file(path)
     if scan.skip:
         yield Skipped(source, None, scan.skip)
@@ -89,7 +123,7 @@ def text_parts(path: Path, doc_id: str) -> Iterator[Document | Skipped]:
     decoder = codecs.getincrementaldecoder(encoding)(errors=errors)
     warnings = [scan.warning] if scan.warning else []
     buf, offset, paragraphs, index = "", 0, 0, 0
-    with open(path, "rb") as handle:
+    with open_input(path) as handle:
         while True:
             chunk = handle.read(READ_CHUNK_BYTES)
             buf += decoder.decode(chunk, final=not chunk)
@@ -141,7 +175,7 @@ def _scan_text_file(path: Path) -> _TextScan:
     scan = _TextScan()
     decoder = codecs.getincrementaldecoder("utf-8")(errors="strict")
     carry, consumed = b"", 0
-    with open(path, "rb") as handle:
+    with open_input(path) as handle:
         while True:
             chunk = handle.read(READ_CHUNK_BYTES)
             if consumed == 0 and b"\x00" in chunk[:BINARY_SNIFF_BYTES]:
@@ -152,7 +186,7 @@ def _scan_text_file(path: Path) -> _TextScan:
                     decoder.decode(chunk, final=not chunk)
                 except UnicodeDecodeError as exc:
                     pending = len(decoder.getstate()[0])
-                    scan.warning = not_utf8_warning(str(path), consumed - pending + exc.start)
+                    scan.warning = not_utf8_warning(source_name(path), consumed - pending + exc.start)
             if not scan.blank_lines:
                 window = carry + chunk
                 scan.blank_lines = _BLANK_LINE_BYTES.search(window) is not None
@@ -166,18 +200,19 @@ def _scan_text_file(path: Path) -> _TextScan:
 _BLANK_LINE_BYTES = re.compile(rb"\n[ \t\r\f\v]*\n")
 
 
-def _text_document(path: Path, data: bytes, doc_id: str) -> Document | Skipped:
+def _text_document(path: Path, data: bytes, doc_id: str, source: str | None = None) -> Document | Skipped:
+    source = source or source_name(path)
     suffix = path.suffix.lower()
     if suffix in HTML_SUFFIXES and data.strip():
-        return html_document(data, str(path), doc_id)
-    text, warnings, skip = decode_bytes(data, str(path))
+        return html_document(data, source, doc_id)
+    text, warnings, skip = decode_bytes(data, source)
     if skip:
-        return Skipped(str(path), None, skip)
+        return Skipped(source, None, skip)
     if suffix in {".md", ".markdown"}:
         text = markdown_to_text(text)
     if not text.strip():
-        return Skipped(str(path), None, "empty file (no text)")
-    return Document(doc_id, text, str(path), None, {}, warnings)
+        return Skipped(source, None, "empty file (no text)")
+    return Document(doc_id, text, source, None, {}, warnings)
 
 
 def read_path(
@@ -187,35 +222,76 @@ def read_path(
     id_field: str = "id",
     root: Path | None = None,
     doc_id: str | None = None,
+    whole: bool = False,
     wanted=None,
 ) -> Iterator[Document | Skipped]:
     """Documents of one file: one for a text file (its id ``doc_id``, default
-    :func:`doc_id_for`), one per record for JSONL/CSV (a record without an id gets
-    ``<doc_id>-<line>``), one per page for a WARC file (its target URI; ``wanted``: see
-    :func:`~stanceframe.corpus.warc.warc_documents`, whose other items it also gives)."""
+    :func:`doc_id_for`; a large ``.txt`` in parts unless ``whole``), one per record for
+    JSONL/CSV/Parquet (a record without an id gets ``<doc_id>-<line>``), one per page for a
+    WARC file (its target URI; ``wanted``: see :func:`~stanceframe.corpus.warc.warc_documents`,
+    whose other items it also gives). Every other file is opened through
+    :func:`~stanceframe.corpus.sources.open_input`: a pipe or a device is read up to a bound,
+    never whole."""
     path = Path(path)
+    source = source_name(path)
     suffix = path.suffix.lower()
-    if suffix in RECORD_SUFFIXES or is_warc(path):
+    if is_warc(path):
         try:
-            if suffix in RECORD_SUFFIXES:
-                yield from record_file_documents(path, text_field, id_field, stem=doc_id)
-            else:
-                yield from warc_documents(path, wanted=wanted, stem=doc_id)
+            yield from warc_documents(path, wanted=wanted, stem=doc_id)
         except OSError as exc:
-            yield Skipped(str(path), None, f"cannot read: {exc.strerror or exc}")
+            yield Skipped(source, None, f"cannot read: {exc.strerror or exc}")
         return
-    doc_id = doc_id or doc_id_for(path, root)
     try:
-        if is_large_text(path):
-            yield from text_parts(path, doc_id)
+        if suffix in TABLE_SUFFIXES:
+            yield from table_file_documents(path, text_field, id_field, stem=doc_id)
             return
-        data = path.read_bytes()
+        with open_input(path) as handle:
+            if suffix in RECORD_SUFFIXES:
+                yield from record_file_documents(path, text_field, id_field, handle, stem=doc_id)
+                if handle.cut:
+                    yield Skipped(source, None, stream_cut_reason(records=True))
+            elif not handle.regular:
+                yield from stream_text(handle, source, doc_id or doc_id_for(path, root), suffix=suffix)
+            elif not whole and is_large_text(path):
+                yield from text_parts(path, doc_id or doc_id_for(path, root))
+            else:
+                data = handle.read(MAX_WHOLE_BYTES + 1)
+                if len(data) > MAX_WHOLE_BYTES:
+                    why = "tag it with stanceframe tag (read in parts)" if whole else "HTML and Markdown are parsed whole"
+                    yield Skipped(source, None, f"larger than {MAX_WHOLE_BYTES >> 20} MiB ({why}), not read")
+                    return
+                document = _text_document(path, data, doc_id or doc_id_for(path, root), source)
+                del data  # not kept while the document is tagged
+                yield document
     except OSError as exc:
-        yield Skipped(str(path), None, f"cannot read: {exc.strerror or exc}")
+        yield Skipped(source, None, f"cannot read: {exc.strerror or exc}")
+
+
+def stream_text(stream, source: str, doc_id: str, *, head: bytes = b"", suffix: str = ".txt"
+                ) -> Iterator[Document | Skipped]:
+    """A text of unknown size (a pipe, a device, standard input) as one text: in memory up
+    to :data:`PART_BYTES` (HTML and Markdown parsed), else spooled to a temporary file and
+    read in parts like a large ``.txt`` file, or skipped when it goes on beyond the stream
+    bound (``/dev/zero``, a FIFO fed by ``yes``): nothing of it is tagged then."""
+    head += stream.read(PART_BYTES + 1 - len(head))
+    if len(head) <= PART_BYTES or b"\x00" in head[:BINARY_SNIFF_BYTES]:
+        yield _text_document(Path(f"{doc_id}{suffix}"), head, doc_id, source)
         return
-    document = _text_document(path, data, doc_id)
-    del data  # not kept while the document is tagged
-    yield document
+    import shutil
+    import tempfile
+
+    with tempfile.NamedTemporaryFile(prefix="stanceframe-stdin-", suffix=".txt") as spool:
+        spool.write(head)
+        shutil.copyfileobj(stream, spool, READ_CHUNK_BYTES)
+        spool.flush()
+        if getattr(stream, "cut", False):
+            yield Skipped(source, None, stream_cut_reason())
+            return
+        for item in text_parts(Path(spool.name), doc_id):
+            item.source = source  # where it came from, not the spool
+            if isinstance(item, Document):
+                item.warnings = [w.replace(spool.name, source) for w in item.warnings]
+            yield item
 
 
 def read_stdin(
@@ -235,7 +311,6 @@ def read_stdin(
 def expand_inputs(paths: Iterable[str]) -> Iterator[tuple[Path, Path | None] | Skipped]:
     """Files named by paths, folders (recursive, supported suffixes) and globs, sorted and
     de-duplicated; each with the root it was found under (for doc ids)."""
-    import glob
 
     seen = set()
     for raw in paths:
@@ -252,7 +327,7 @@ def expand_inputs(paths: Iterable[str]) -> Iterator[tuple[Path, Path | None] | S
         elif p.exists():
             items = [(p, None)]
         else:
-            matches = [Path(m) for m in sorted(glob.glob(raw, recursive=True)) if Path(m).is_file()]
+            matches = [m for m in glob_files(raw) if m.is_file()]
             if not matches:
                 yield Skipped(raw, None, "no such file, folder or glob match")
                 continue
@@ -265,6 +340,31 @@ def expand_inputs(paths: Iterable[str]) -> Iterator[tuple[Path, Path | None] | S
             if key not in seen:
                 seen.add(key)
                 yield (f, root)
+
+
+def glob_files(pattern: str) -> list[Path]:
+    """The paths a glob names, sorted. ``**`` does not follow symbolic links to folders
+    (as a folder input does not): two links back to their own folder (``d/l1 -> .``,
+    ``d/l2 -> .``) would make the glob module's walk never end. Names starting with a dot
+    match only a pattern that starts them with one, as in the shell."""
+    import glob
+
+    if "**" not in pattern:
+        return [Path(m) for m in sorted(glob.glob(pattern))]
+    parts = Path(pattern).parts
+    fixed = next(i for i, part in enumerate(parts) if glob.has_magic(part))
+    base = Path(*parts[:fixed]) if fixed else Path(".")
+    rest = Path(*parts[fixed:]).as_posix()
+    if parts[-1] == "**":  # pathlib's ** names folders only; the glob module's names files too
+        rest += "/*"
+    hidden_ok = [part.startswith(".") for part in parts[fixed:]]
+    found = []
+    for match in base.glob(rest):
+        below = match.relative_to(base).parts
+        if any(name.startswith(".") for name in below) and not any(hidden_ok):
+            continue
+        found.append(match)
+    return sorted(found)
 
 
 def read_documents_strict(path: str | Path, **kwargs) -> list[Document]:

@@ -13,31 +13,37 @@ from pathlib import Path
 from stanceframe.corpus.decoding import decode_line
 from stanceframe.corpus.ids import doc_id_for
 from stanceframe.corpus.records import Document, RecordLine, Skipped
+from stanceframe.corpus.sources import cr_lines_as_lf, open_input, source_name
 
+TABLE_SUFFIXES = {".parquet"}  # read with pyarrow when named (folders are walked for RECORD_SUFFIXES only)
 MAX_RECORD_BYTES = 64 << 20  # a JSONL line or a CSV field longer than this is skipped, not read whole
 MAX_JSON_DEPTH = 100  # arrays/objects nested deeper than this are refused (json's own limit is a crash)
 
 
-def iter_records(path: Path | str, stream: Iterable[bytes] | None = None) -> Iterator[RecordLine]:
-    """A :class:`RecordLine` for each data line of a JSONL or CSV file (``stream``: its
-    lines as bytes instead of the file). A bad line never stops the file: the lines after
-    it are read."""
+def iter_records(path: Path | str, stream=None) -> Iterator[RecordLine]:
+    """A :class:`RecordLine` for each data line of a JSONL or CSV file (``stream``: an
+    :class:`~stanceframe.corpus.sources.InputReader` of it, or its lines as bytes, instead
+    of the file), every line bounded (:func:`bounded_lines`); a CSV file may end its lines
+    with CR alone. A bad line never stops the file: the lines after it are read."""
     path = Path(path)
-    handle = stream if stream is not None else open(path, "rb")
+    opened = open_input(path) if stream is None else None
     try:
-        if path.suffix.lower() == ".csv":
-            yield from _csv_records(str(path), handle)
-        else:
-            yield from _jsonl_records(str(path), handle if stream is not None else bounded_lines(handle))
+        is_csv, lines = path.suffix.lower() == ".csv", stream if stream is not None else opened
+        if hasattr(lines, "peek"):
+            lines = bounded_lines(cr_lines_as_lf(lines) if is_csv else lines)
+        source = source_name(path)
+        yield from _csv_records(source, lines) if is_csv else _jsonl_records(source, lines)
     finally:
-        if stream is None:
-            handle.close()
+        if opened is not None:
+            opened.close()
 
 
-def bounded_lines(handle, limit: int = MAX_RECORD_BYTES) -> Iterator[bytes]:
+def bounded_lines(handle, limit: int | None = None) -> Iterator[bytes]:
     """The lines of a binary ``handle``, none held longer than ``limit + 1`` bytes: a longer
     line is given as its first ``limit + 1`` bytes (so it is seen to be too long) and the
-    rest of it is read past in chunks (``< /dev/zero`` cannot fill memory)."""
+    rest of it is read past in chunks (``< /dev/zero`` cannot fill memory); ``limit``
+    defaults to :data:`MAX_RECORD_BYTES`."""
+    limit = MAX_RECORD_BYTES if limit is None else limit
     while True:
         line = handle.readline(limit + 1)
         if not line:
@@ -95,12 +101,18 @@ def json_depth(value) -> int:
 
 
 def _csv_records(source: str, handle: Iterable[bytes]) -> Iterator[RecordLine]:
-    """CSV rows as records keyed by the header; a row with too many fields or a CSV error
-    (a field over :data:`MAX_RECORD_BYTES`) is one error and the rows after it are read."""
+    """CSV rows as records keyed by the header; a row with too many fields, a line or a
+    field over :data:`MAX_RECORD_BYTES` or a CSV error is one error and the rows after it
+    are read."""
     warnings: dict[int, str] = {}
+    too_long: set[int] = set()
 
     def lines():
         for lineno, raw in enumerate(handle, start=1):
+            if len(raw) > MAX_RECORD_BYTES:  # given as its first bytes (bounded_lines): not parsed
+                too_long.add(lineno)
+                yield "\n"
+                continue
             text, warning = decode_line(raw, source, lineno)
             if warning:
                 warnings[lineno] = warning
@@ -121,6 +133,10 @@ def _csv_records(source: str, handle: Iterable[bytes]) -> Iterator[RecordLine]:
             continue
         first, previous = previous + 1, reader.line_num
         warning = next((warnings.pop(n) for n in range(first, previous + 1) if n in warnings), None)
+        if too_long and any(n in too_long for n in range(first, previous + 1)):
+            too_long.difference_update(range(first, previous + 1))
+            yield RecordLine(previous, None, f"line longer than {MAX_RECORD_BYTES >> 20} MiB")
+            continue
         if header is None:
             if row:
                 header = row
@@ -174,15 +190,60 @@ def record_file_documents(
 ) -> Iterator[Document | Skipped]:
     """A document (or why it is skipped) for each data line of a JSONL/CSV file
     (``stream``: its lines instead of the file), the line's decoding warning first."""
-    stem = stem or doc_id_for(path)
+    stem, source = stem or doc_id_for(path), source_name(path)
+    missing: list[int] = []  # lines of the records so far while none has had the text field
+    fields: list[str] = []
     for lineno, record, error, warning in iter_records(path, stream):
         if error:
-            yield Skipped(str(path), lineno, error)
+            yield Skipped(source, lineno, error)
             continue
-        doc = record_document(record, str(path), lineno, text_field=text_field, id_field=id_field, stem=stem)
+        if fields is not None and text_field not in record:
+            missing.append(lineno)
+            fields = fields or [str(name) for name in record]
+            continue
+        fields = None  # the field is there: each record is judged on its own from now on
+        yield from (Skipped(source, n, f"no {text_field!r} field") for n in missing)
+        missing.clear()
+        doc = record_document(record, source, lineno, text_field=text_field, id_field=id_field, stem=stem)
         if warning and isinstance(doc, Document):
             doc.warnings.insert(0, warning)
         yield doc
+    if missing:  # no record has the field: a wrong --text-field, said once
+        shown = ", ".join(repr(name) for name in fields[:10]) + (", ..." if len(fields) > 10 else "")
+        yield Skipped(source, None, f"no {text_field!r} field in any record ({len(missing):,} record(s); "
+                                    f"their fields: {shown}); name the text field with --text-field")
+
+
+def table_file_documents(path: Path, text_field: str, id_field: str, stem: str | None = None
+                         ) -> Iterator[Document | Skipped]:
+    """A Parquet file's rows as documents (row N is its line N, as with ``--engine
+    spark``), read with pyarrow one batch at a time; one skip when it cannot be read as
+    Parquet or has no column ``text_field``."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    stem, source = stem or doc_id_for(path), source_name(path)
+    with open_input(path) as handle:
+        if not handle.regular:
+            yield Skipped(source, None, f"a {handle.kind}, not a Parquet file (Parquet is read from a regular file)")
+            return
+        try:
+            table = pq.ParquetFile(handle)
+            names = table.schema_arrow.names
+        except (pa.ArrowException, OSError) as exc:
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            yield Skipped(source, None, f"cannot read as Parquet ({first})")
+            return
+        if text_field not in names:
+            yield Skipped(source, None, f"no column {text_field!r} (columns: {', '.join(names)}); "
+                                        "name the text column with --text-field")
+            return
+        line = 0
+        for batch in table.iter_batches(batch_size=1024):
+            for record in batch.to_pylist():
+                line += 1
+                record = json.loads(json.dumps(record, default=str))  # dates, decimals: as their text
+                yield record_document(record, source, line, text_field=text_field, id_field=id_field, stem=stem)
 
 
 def record_document(record: dict, source: str, line: int, *, text_field: str = "text", id_field: str = "id",

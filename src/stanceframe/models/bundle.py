@@ -24,7 +24,7 @@ from stanceframe import __version__
 from stanceframe.errors import ModelFolderError
 from stanceframe.models import family_class
 from stanceframe.models.fitted import FittedModel
-from stanceframe.models.folder import read_json
+from stanceframe.models.folder import check_folder_files, read_json
 from stanceframe.safe_paths import lstat_or_none, replace_file, replace_own_entries
 
 MANIFEST = "manifest.json"
@@ -151,7 +151,12 @@ class ModelBundle:
         path = Path(path)
         if not path.is_dir():
             raise ModelFolderError(f"{path}: model folder not found")
+        check_folder_files(path)
         manifest = read_json(path / MANIFEST)
+        tasks = manifest.get("tasks") if isinstance(manifest, dict) else None
+        if not isinstance(tasks, dict) or not tasks or not all(isinstance(spec, dict) for spec in tasks.values()):
+            raise ModelFolderError(f"{path}/{MANIFEST}: not a stanceframe model manifest (a JSON object whose "
+                                   "\"tasks\" names at least one task and its folder)")
         if manifest.get("format_version") != FORMAT_VERSION:
             raise ModelFolderError(f"{path}/{MANIFEST}: unsupported format_version {manifest.get('format_version')!r}")
         try:

@@ -5,6 +5,8 @@ execute code when loaded (and a wrong shape is refused before gigabytes are read
 from __future__ import annotations
 
 import json
+import os
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +34,35 @@ def jsonable(value: Any) -> Any:
     return str(value)
 
 
+MAX_WEIGHT_FILE_BYTES = 8 << 30  # no file of a model folder is larger (a fine-tuned encoder is ~90 MB)
+MAX_JSON_BYTES = 1 << 30  # nor a JSON file of one (a tf-idf vocabulary is a few MB)
+
+
+def check_folder_files(folder: Path) -> None:
+    """Every file below a model folder, before any is opened: a regular file (not a
+    device, a FIFO, a socket), inside the folder once symbolic links are resolved
+    (``stance/vocab_word.json -> /dev/zero`` or ``-> ~/.ssh/id_rsa`` is refused), and at
+    most :data:`MAX_WEIGHT_FILE_BYTES`. A :class:`ModelFolderError` names the file."""
+    root = Path(folder).resolve()
+    for dirpath, dirnames, filenames in os.walk(folder):  # links to folders are not followed, only checked
+        for name in dirnames + filenames:
+            path = Path(dirpath) / name
+            target = path.resolve()
+            if not target.is_relative_to(root):
+                raise ModelFolderError(f"{path}: a link out of the model folder (to {target}); refused")
+            if name in dirnames:
+                continue
+            try:
+                info = path.stat()
+            except OSError as exc:
+                raise ModelFolderError(f"{path}: cannot read ({exc.strerror or exc})") from None
+            if not stat.S_ISREG(info.st_mode):
+                raise ModelFolderError(f"{path}: not a regular file; refused")
+            if info.st_size > MAX_WEIGHT_FILE_BYTES:
+                raise ModelFolderError(f"{path}: {info.st_size:,} bytes, larger than any stanceframe model file; "
+                                       "refused")
+
+
 def read_json(path: Path) -> dict:
     return read_json_with_bytes(path)[0]
 
@@ -39,12 +70,18 @@ def read_json(path: Path) -> dict:
 def read_json_with_bytes(path: Path) -> tuple[dict, bytes]:
     """A model folder's JSON file, and its bytes (for a digest without reading it twice)."""
     try:
-        data = Path(path).read_bytes()
+        with open(path, "rb") as handle:
+            info = os.fstat(handle.fileno())
+            if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_JSON_BYTES:
+                raise ModelFolderError(f"{path}: not a regular file of at most {MAX_JSON_BYTES >> 20} MiB; refused")
+            data = handle.read(MAX_JSON_BYTES + 1)
         return json.loads(data.decode("utf-8")), data
     except FileNotFoundError:
         raise ModelFolderError(f"{path}: missing (not a stanceframe model folder?)") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
         raise ModelFolderError(f"{path}: not valid JSON: {exc}") from None
+    except OSError as exc:
+        raise ModelFolderError(f"{path}: cannot read ({exc.strerror or exc})") from None
 
 
 def save_array(path: Path, array: np.ndarray) -> None:
@@ -56,6 +93,11 @@ MAX_UNCHECKED_ELEMENTS = 1 << 26  # an array whose expected size is not known ma
 
 def npy_header(path: Path) -> tuple[tuple[int, ...], np.dtype]:
     """(shape, dtype) from a ``.npy`` file's header, reading nothing of the data."""
+    return _npy_header(path)[:2]
+
+
+def _npy_header(path: Path) -> tuple[tuple[int, ...], np.dtype, int, int]:
+    """(shape, dtype, bytes the header says the file holds, bytes it holds)."""
     fmt = np.lib.format
     try:
         with open(path, "rb") as handle:
@@ -66,11 +108,13 @@ def npy_header(path: Path) -> tuple[tuple[int, ...], np.dtype]:
                 shape, _, dtype = fmt.read_array_header_2_0(handle)
             else:
                 raise ModelFolderError(f"{path}: unsupported .npy format version {version}")
+            expected = handle.tell() + int(np.prod(shape, dtype=np.float64)) * dtype.itemsize
+            size = os.fstat(handle.fileno()).st_size
     except FileNotFoundError:
         raise ModelFolderError(f"{path}: missing weight file") from None
     except (ValueError, OSError, EOFError, SyntaxError) as exc:
         raise ModelFolderError(f"{path}: not a .npy file ({exc})") from None
-    return tuple(shape), dtype
+    return tuple(shape), dtype, expected, size
 
 
 def load_array(path: Path, shape: tuple | None = None, kind: str | None = None) -> np.ndarray:
@@ -78,7 +122,7 @@ def load_array(path: Path, shape: tuple | None = None, kind: str | None = None) 
     ``None`` for any size) checked before the data is read: a 3 GB file with the wrong
     shape is refused at once, and one of unknown size may hold at most
     :data:`MAX_UNCHECKED_ELEMENTS` values."""
-    found, dtype = npy_header(path)
+    found, dtype, expected, size = _npy_header(path)
     if dtype.hasobject:
         raise ModelFolderError(f"{path}: holds Python objects (needs pickle), refused")
     if kind is not None and dtype.kind != kind:
@@ -88,6 +132,8 @@ def load_array(path: Path, shape: tuple | None = None, kind: str | None = None) 
     if (shape is None or None in shape) and int(np.prod(found, dtype=np.float64)) > MAX_UNCHECKED_ELEMENTS:
         raise ModelFolderError(f"{path}: {found} is larger than any stanceframe weight ({MAX_UNCHECKED_ELEMENTS:,} "
                                "values at most)")
+    if size != expected:  # truncated, or more behind the array than its header says
+        raise ModelFolderError(f"{path}: {size:,} bytes where its header says {expected:,}; refused")
     try:
         return np.load(path, allow_pickle=False)
     except (ValueError, OSError, EOFError) as exc:

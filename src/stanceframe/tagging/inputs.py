@@ -5,6 +5,7 @@ tagged as (its sentences or the record itself) and the skip rules of every engin
 
 from __future__ import annotations
 
+import codecs
 import io
 import itertools
 import sys
@@ -14,25 +15,26 @@ from typing import IO
 
 from stanceframe.corpus import (
     BINARY_SNIFF_BYTES,
-    PART_BYTES,
-    READ_CHUNK_BYTES,
     RECORD_SUFFIXES,
+    TABLE_SUFFIXES,
     Document,
     PassedOver,
     Sentence,
     Skipped,
     UniqueIds,
     bounded_lines,
+    bounded_stream,
     doc_id_for,
     expand_inputs,
     id_name,
-    is_large_text,
     is_warc,
     read_path,
     read_stdin,
     segment,
-    text_parts,
+    single_item,
+    stream_text,
 )
+from stanceframe.corpus.sources import stream_cut_reason
 from stanceframe.errors import DataFileError, StanceframeError
 
 
@@ -72,7 +74,7 @@ def iter_documents(
         if str(path) == "-":
             yield from stdin_documents(stdin, text_field=text_field, id_field=id_field)
             continue
-        single = not _many_items(Path(path))  # read_path gives exactly one item for a text file
+        single = single_item(Path(path))  # read_path gives exactly one item for a text file
         doc_id = doc_ids.get(str(path))
         if wanted is not None and not wanted(index) and single:
             yield None
@@ -90,11 +92,6 @@ def iter_documents(
             index += 1
 
 
-def _many_items(path: Path) -> bool:
-    """Whether a file gives several items: records, a WARC's pages, a large text's parts."""
-    return path.suffix.lower() in RECORD_SUFFIXES or is_warc(path) or is_large_text(path)
-
-
 def file_doc_ids(resolved) -> dict[str, str]:
     """Each input file's doc id (a text file) or id stem (a record file: ``<stem>-<line>``
     for records without an id; a WARC file: ``<stem>-<n>`` for records without a target
@@ -104,57 +101,40 @@ def file_doc_ids(resolved) -> dict[str, str]:
         if isinstance(item, Skipped) or str(item[0]) == "-":
             continue
         path, root = Path(item[0]), item[1]
-        is_text = path.suffix.lower() not in RECORD_SUFFIXES and not is_warc(path)
+        is_text = path.suffix.lower() not in RECORD_SUFFIXES | TABLE_SUFFIXES and not is_warc(path)
         out[str(item[0])] = (texts if is_text else stems)(doc_id_for(path, root if is_text else None),
                                                           id_name(path, root))
     return out
 
 
 def stdin_documents(stream: IO[bytes] | None = None, *, text_field: str = "text", id_field: str = "id"):
-    """Standard input: JSONL records when its first line starts with ``{``, else one text.
-    Closed (``<&-``): a user error; NUL bytes at the start (``< /dev/zero``): skipped as
-    binary, after reading only :data:`~stanceframe.corpus.BINARY_SNIFF_BYTES`."""
+    """Standard input: JSONL records when its first line starts with ``{`` (after a UTF-8
+    byte-order mark), else one text; read through
+    :func:`~stanceframe.corpus.sources.bounded_stream` (a bound unless it is a regular
+    file, UTF-16 as UTF-8). Closed (``<&-``): a user error; NUL bytes at the start
+    (``< /dev/zero``): skipped as binary, after reading only
+    :data:`~stanceframe.corpus.BINARY_SNIFF_BYTES`."""
     if stream is None:
         if sys.stdin is None:  # the shell closed it
             raise DataFileError("-", None, "standard input is closed; pipe the text in or name a file")
         stream = sys.stdin.buffer
+    if isinstance(stream, io.TextIOBase):  # a text stream (tests, embedding): the same bytes
+        stream = io.BytesIO(stream.read().encode("utf-8"))
+    stream = bounded_stream(stream)
     first = stream.readline(BINARY_SNIFF_BYTES)
-    if isinstance(first, str):  # a text stream (tests, embedding): the same bytes
-        stream = io.BytesIO(first.encode("utf-8") + stream.read().encode("utf-8"))
-        first = stream.readline(BINARY_SNIFF_BYTES)
     if b"\x00" in first:
         yield Skipped("-", None, "binary input (NUL bytes), not text")
         return
-    if first.lstrip().startswith(b"{"):
+    if first.removeprefix(codecs.BOM_UTF8).lstrip().startswith(b"{"):
         lines = bounded_lines(stream)
         if not first.endswith(b"\n"):  # the first line is longer than the sniffed bytes
             first += next(lines, b"")
         yield from read_stdin(text_field=text_field, id_field=id_field, stream=itertools.chain([first], lines),
                               fmt="jsonl")
+        if stream.cut:
+            yield Skipped("stdin.jsonl", None, stream_cut_reason(records=True))
     else:
-        yield from stdin_text(first, stream)
-
-
-def stdin_text(first: bytes, stream) -> Iterator[Document | Skipped]:
-    """Standard input as one text: in memory up to :data:`~stanceframe.corpus.PART_BYTES`,
-    else spooled to a temporary file and read in parts like a large ``.txt`` file (memory
-    stays bounded however much is piped in)."""
-    head = first + stream.read(PART_BYTES + 1 - len(first))
-    if len(head) <= PART_BYTES:
-        yield from read_stdin(stream=io.BytesIO(head))
-        return
-    import shutil
-    import tempfile
-
-    with tempfile.NamedTemporaryFile(prefix="stanceframe-stdin-", suffix=".txt") as spool:
-        spool.write(head)
-        shutil.copyfileobj(stream, spool, READ_CHUNK_BYTES)
-        spool.flush()
-        for item in text_parts(Path(spool.name), "stdin"):
-            item.source = "stdin.txt"  # where it came from, not the spool
-            if isinstance(item, Document):
-                item.warnings = [w.replace(spool.name, "stdin.txt") for w in item.warnings]
-            yield item
+        yield from stream_text(stream, "stdin.txt", "stdin", head=first)
 
 
 def voices_of(doc: Document, units: list[Sentence], unit: str = "document") -> list[tuple[str, list[list[int]]]]:
@@ -208,7 +188,7 @@ def read_article(path: str, *, text_field: str = "text", id_field: str = "id", s
     else:
         if not Path(path).is_file():
             raise DataFileError(path, None, "no such file")
-        items = read_path(path, text_field=text_field, id_field=id_field)
+        items = read_path(path, text_field=text_field, id_field=id_field, whole=True)  # a large .txt: all of it
     for item in items:
         if isinstance(item, Skipped):
             raise DataFileError(item.source, item.line, item.reason)
