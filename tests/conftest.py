@@ -12,6 +12,9 @@ os.environ["MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"] = "false"
 os.environ["TOKENIZERS_PARALLELISM"] = "false"
 os.environ.pop("MLFLOW_TRACKING_URI", None)
 os.environ.pop("STANCEFRAME_SCHEMA", None)  # tests use the committed schema unless they set one
+# encoder models load on the PyTorch path unless a test asks for ONNX Runtime (tests/test_onnx.py):
+# an ONNX export costs seconds per model; STANCEFRAME_RUNTIME=onnx runs the whole suite on ONNX
+os.environ.setdefault("STANCEFRAME_RUNTIME", "torch")
 
 import random  # noqa: E402
 import shutil  # noqa: E402

@@ -18,7 +18,7 @@ def cmd_tag(args) -> int:
         return cmd_tag_spark(args)
     if args.partition_by or args.master:
         raise StanceframeError("--partition-by and --master need --engine spark")
-    model = load_model_option(args.model)
+    model = load_model_option(args.model, args.runtime)
     try:
         summary = run_tag(
             args.paths, model, out=args.out, fmt=args.format or "jsonl", per=args.per, unit=args.unit,
@@ -41,6 +41,9 @@ def cmd_tag_spark(args) -> int:
     if args.target_field:
         raise StanceframeError("--target-field (target-aware models) works with the local engine only, "
                                "not yet with --engine spark")
+    from stanceframe.models.onnx_runtime import use_runtime
+
+    use_runtime(args.runtime)  # the executors inherit it
 
     summary = run_spark_tag(
         args.paths, args.model, out=args.out, fmt=args.format, per=args.per, unit=args.unit,
@@ -56,7 +59,7 @@ def cmd_inspect(args) -> int:
     from stanceframe import report
     from stanceframe.tagging import read_article, tag_article
 
-    model = load_model_option(args.model)
+    model = load_model_option(args.model, args.runtime)
     doc = read_article(args.article, text_field=args.text_field, id_field=args.id_field)
     article = tag_article(doc, model, spec=args.model or "models/default", explain=bool(args.html or args.open),
                           progress=sys.stderr.isatty())
