@@ -182,3 +182,15 @@ def test_finetune_and_logreg_families_run_on_onnx_too(monkeypatch, tmp_path, cac
         want, got = torch_bundle.predict(SEED_TEXTS[:40]), loaded.predict(SEED_TEXTS[:40])
         assert got["stance"].labels == want["stance"].labels
         assert np.max(np.abs(got["stance"].proba - want["stance"].proba)) <= onnx_export.PARITY_TOLERANCE
+
+
+def test_a_model_loaded_for_onnx_saves_the_folder_it_came_from(multitask_folder, monkeypatch, tmp_path):
+    """compare --promote loads a candidate and saves it elsewhere: the same PyTorch weights."""
+    folder, _ = multitask_folder
+    _onnx(monkeypatch)
+    saved = ModelBundle.load(folder).save(tmp_path / "promoted")
+    for task in ("stance", "framing"):
+        files = sorted(p.relative_to(folder / task) for p in (folder / task).rglob("*") if p.is_file())
+        assert files and all((saved / task / f).read_bytes() == (folder / task / f).read_bytes() for f in files)
+    monkeypatch.setenv(onnx_runtime.RUNTIME_ENV, "torch")
+    assert type(ModelBundle.load(saved).estimators["stance"]).__name__ == "EncoderMultiTaskClassifier"

@@ -151,8 +151,8 @@ class _EncoderPredictor(FittedModel):
     """What the ONNX predictors share: parameters from ``estimator.json``, pairs when the
     model reads targets, leave-one-out explanations."""
 
-    def __init__(self, family: str, meta: dict):
-        self.family = family
+    def __init__(self, family: str, meta: dict, folder: Path):
+        self.family, self.source_ = family, Path(folder)
         self.params = dict(meta.get("params") or {})
         self.classes_ = np.asarray([str(c) for c in meta["classes"]], dtype=object)
         self.paired_ = bool(meta.get("paired", False))
@@ -173,14 +173,19 @@ class _EncoderPredictor(FittedModel):
             return leave_one_out(texts[0], self.predict_proba, top_k)
         return leave_one_out(texts[0], lambda vs: self.predict_proba([(targets[0], v) for v in vs]), top_k)
 
-    def _save_weights(self, path: Path) -> None:
-        raise ModelFolderError(f"{self.family}: a model loaded for ONNX Runtime is not saved again; load it with "
-                               "--runtime torch to write a model folder")
+    def save(self, path: str | Path) -> Path:
+        """The task folder it was loaded from, copied as it is (its weights are PyTorch's)."""
+        import shutil
+
+        path = Path(path)
+        if path.resolve() != self.source_.resolve():
+            shutil.copytree(self.source_, path, dirs_exist_ok=True)
+        return path
 
 
 class OnnxMultiTaskPredictor(_EncoderPredictor):
     def __init__(self, folder: Path, meta: dict, precision: str):
-        super().__init__("encoder-multitask", meta)
+        super().__init__("encoder-multitask", meta, folder)
         shared = folder / SHARED_DIR
         if not shared.is_dir():
             raise ModelFolderError(f"{shared}: missing (the multi-task encoder's adapters and heads)")
@@ -207,7 +212,7 @@ class OnnxFusionPredictor(_EncoderPredictor):
     def __init__(self, folder: Path, meta: dict, precision: str):
         from stanceframe.models.bundle import task_loader
 
-        super().__init__("fusion", meta)
+        super().__init__("fusion", meta, folder)
         self.encoder_ = OnnxMultiTaskPredictor(folder / "encoder", read_json(folder / "encoder" / PARAMS_FILE),
                                                precision)
         self.ngram_ = task_loader(str(self.params.get("ngram_family", "tfidf-svm")))(folder / "ngram")
@@ -229,7 +234,7 @@ class OnnxFusionPredictor(_EncoderPredictor):
 
 class OnnxFineTunePredictor(_EncoderPredictor):
     def __init__(self, folder: Path, meta: dict, precision: str):
-        super().__init__("encoder-finetune", meta)
+        super().__init__("encoder-finetune", meta, folder)
         if not (folder / TRANSFORMER_DIR).is_dir():
             raise ModelFolderError(f"{folder / TRANSFORMER_DIR}: missing (fine-tuned transformer folder)")
 
@@ -266,7 +271,7 @@ class OnnxLogRegPredictor(_EncoderPredictor):
     def __init__(self, folder: Path, meta: dict, precision: str):
         from stanceframe.models.linear import load_head
 
-        super().__init__("encoder-logreg", meta)
+        super().__init__("encoder-logreg", meta, folder)
         self.encoder = str(self.params.get("encoder") or "sentence-transformers/all-MiniLM-L6-v2")
         self.max_length = int(self.params.get("max_length", 128))
         self.targets_ = [str(t) for t in meta.get("target_vocabulary") or []]
@@ -312,3 +317,14 @@ def load_onnx_task(family: str, folder: Path, precision: str = "fp32") -> Fitted
     folder = Path(folder)
     meta = read_json(folder / PARAMS_FILE)
     return PREDICTORS[family](folder, meta, precision)
+
+
+def export_model_folder(folder: Path) -> None:
+    """Export a model folder's encoder networks now (when it is written), so that its first
+    ``tag`` is torch-free: nothing under the ``torch`` runtime."""
+    from stanceframe.models.bundle import ModelBundle
+    from stanceframe.models.onnx_runtime import runtime
+
+    if runtime() == "onnx":
+        ModelBundle.load(folder)
+
