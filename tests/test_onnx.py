@@ -194,3 +194,25 @@ def test_a_model_loaded_for_onnx_saves_the_folder_it_came_from(multitask_folder,
         assert files and all((saved / task / f).read_bytes() == (folder / task / f).read_bytes() for f in files)
     monkeypatch.setenv(onnx_runtime.RUNTIME_ENV, "torch")
     assert type(ModelBundle.load(saved).estimators["stance"]).__name__ == "EncoderMultiTaskClassifier"
+
+
+def test_the_speed_report_shows_every_path_and_judges_the_onnx_targets():
+    from stanceframe.benchmarks.speed import targets_met
+    from stanceframe.benchmarks.speed_report import onnx_rows
+
+    e2e = {p: {"sentences_per_s": r, "runs_s": [1.0]} for p, r in (("torch", 30), ("onnx-fp32", 210), ("onnx-int8", 360))}
+    section = {"model": "/m/default", "family": "fusion", "sentences": 300, "end_to_end": e2e,
+               "pipeline": {"sentences_per_s": 50}, "forward": {"onnx-fp32": {"sentences_per_s": 230},
+                                                                "onnx-int8": {"sentences_per_s": 480}},
+               "ratio_vs_pipeline": {"torch": 0.6, "onnx-fp32": 4.2, "onnx-int8": 7.2},
+               "ratio_vs_forward": {"onnx-fp32": 0.91, "onnx-int8": 0.75},
+               "ratio_vs_torch": {"torch": 1.0, "onnx-fp32": 7.0, "onnx-int8": 12.0},
+               "startup": {p: {"median_s": s} for p, s in (("torch", 8.0), ("onnx-fp32", 1.6), ("onnx-int8", 1.0))},
+               "peak_rss_mb": {"torch": 640, "onnx-fp32": 330, "onnx-int8": 280}}
+    rows = onnx_rows([section])
+    assert [r[0] for r in rows][:3] == ["end to end `tag`, torch", "end to end `tag`, onnx-fp32",
+                                        "end to end `tag`, onnx-int8"]
+    assert "4.20× the pipeline" in rows[1][4] and "start-up of `tag` on one article 1.60 s" in rows[1][4]
+    met = targets_met({"ratio_vs_pipeline": None, "sentences_per_s": {}, "onnx": [section]})
+    assert met == {"default: ONNX tag >= 4x the pipeline": True, "default: ONNX tag >= 0.9 of its forward pass": True,
+                   "default: start-up of tag on one article <= 1.5 s": False}

@@ -305,6 +305,12 @@ def _speed_args(p) -> None:
                    help="tag's --batch-size (default: tag's own, 64 for transformer models, 1024 for the others)")
     p.add_argument("--refit", action="store_true", help="fit the transformer families again instead of the cache")
     p.add_argument("--no-rss", action="store_true", help="skip the peak-memory runs")
+    p.add_argument("--onnx", action="append", metavar="MODEL",
+                   help="also compare PyTorch, ONNX fp32 and ONNX int8 on this encoder model folder (repeatable; "
+                        "every fitted encoder family is compared too): end to end, the pipeline, the forward pass, "
+                        "peak RSS and the start-up of `tag` on one article")
+    p.add_argument("--startup-rounds", type=positive_int,
+                   help="fresh `tag` processes per path for the start-up median (default 5)")
     p.add_argument("--f1", action="store_true",
                    help="also cross-validate encoder-finetune on the seed set and compare macro-F1 of tag's "
                         "inference path with the transformers pipeline's (fits 10 models: slow)")
