@@ -216,3 +216,40 @@ def test_the_speed_report_shows_every_path_and_judges_the_onnx_targets():
     met = targets_met({"ratio_vs_pipeline": None, "sentences_per_s": {}, "onnx": [section]})
     assert met == {"default: ONNX tag >= 4x the pipeline": True, "default: ONNX tag >= 0.9 of its forward pass": True,
                    "default: start-up of tag on one article <= 1.5 s": False}
+
+
+@pytest.mark.slow
+def test_onnx_labels_equal_pytorch_on_the_whole_written_corpus(multitask_folder, monkeypatch):
+    folder, torch_bundle = multitask_folder
+    _onnx(monkeypatch)
+    texts = [json.loads(line)["text"] for line in (REPO / "data" / "written" / "sentences.jsonl").open(encoding="utf-8")]
+    want, got = torch_bundle.predict(texts), ModelBundle.load(folder).predict(texts)
+    for task in ("stance", "framing"):
+        assert got[task].labels == want[task].labels
+        assert np.max(np.abs(got[task].proba - want[task].proba)) <= onnx_export.PARITY_TOLERANCE
+
+
+@pytest.mark.slow
+def test_an_mpnet_multitask_model_exports_within_the_tolerance(monkeypatch, tmp_path, cache):
+    """all-mpnet-base-v2 (no token type ids): fit briefly, export, compare on the seed."""
+    from stanceframe import encoder_store
+    from stanceframe.dataset import load_labelled
+    from stanceframe.experiments import fit_bundle
+
+    monkeypatch.delenv("STANCEFRAME_CACHE")
+    installed = encoder_store.install_encoder("mpnet")  # the user's cache (installed: found as it is)
+    monkeypatch.setenv("STANCEFRAME_CACHE", str(cache))
+    (cache / "encoders").mkdir(exist_ok=True)
+    (cache / "encoders" / installed.name).symlink_to(installed)
+
+    data = load_labelled(REPO / "data" / "seed" / "labels.jsonl")
+    bundle, _ = fit_bundle("encoder-multitask", data, ["stance", "framing"], {**SMALL, "encoder": "mpnet", "epochs": 1},
+                           13)
+    folder = bundle.save(tmp_path / "mpnet")
+    _onnx(monkeypatch)
+    loaded = ModelBundle.load(folder)
+    assert loaded.estimators["stance"].shared_.network.input_names == ["input_ids", "attention_mask"]
+    want, got = bundle.predict(SEED_TEXTS), loaded.predict(SEED_TEXTS)
+    for task in ("stance", "framing"):
+        assert got[task].labels == want[task].labels
+        assert np.max(np.abs(got[task].proba - want[task].proba)) <= onnx_export.PARITY_TOLERANCE
