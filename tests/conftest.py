@@ -15,6 +15,9 @@ os.environ.pop("STANCEFRAME_SCHEMA", None)  # tests use the committed schema unl
 # Commands given no --model use the shipped `fast` model (n-grams: quick, no torch) in the suite; the
 # tests of the shipped default itself (an encoder model) name it (test_default_model.py, marked slow).
 os.environ["STANCEFRAME_MODEL"] = "fast"
+# encoder models load on the PyTorch path unless a test asks for ONNX Runtime (tests/test_onnx.py):
+# an ONNX export costs seconds per model; STANCEFRAME_RUNTIME=onnx runs the whole suite on ONNX
+os.environ.setdefault("STANCEFRAME_RUNTIME", "torch")
 
 import random  # noqa: E402
 import shutil  # noqa: E402

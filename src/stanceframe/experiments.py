@@ -30,6 +30,7 @@ from stanceframe.experiment_config import ExperimentConfig
 from stanceframe.leaderboard import leaderboard_markdown, misclassified_csv, per_class_markdown
 from stanceframe.models import family_class, fit_params_for
 from stanceframe.models.bundle import PER_TASK, ModelBundle
+from stanceframe.models.onnx_predictors import export_model_folder
 from stanceframe.paths import project_root
 from stanceframe.schema import Schema, default_schema_path, load_schema
 from stanceframe.terminal import printable
@@ -169,6 +170,7 @@ def train(
         bundle.save(target, run_id=run_id)
         if export:
             result.export_dir = export
+            export_model_folder(export)
         logged = tracker.log_bundle(target, input_texts=data.texts[:3], input_columns=_target_column(data, 3))
         result.model_uri, result.version = logged.get("model_uri"), logged.get("version")
     return result
@@ -329,6 +331,7 @@ def compare(
         export = Path(export) if export else root / config.promote_export
         bundle = ModelBundle.load(model_info["bundle_dir"])
         bundle.save(export, promoted_by=config.promote_rule)
+        export_model_folder(export)
         if model_info.get("version"):
             tracker.set_alias(model_info["version"], CHAMPION_ALIAS, config.registered_model)
         result.promoted = {"family": result.best, "export": str(export), "version": model_info.get("version")}

@@ -352,6 +352,9 @@ def run_bench(settings: BenchSettings, root: Path, log: Callable[[str], None] = 
     else:
         report["ratio_vs_pipeline"] = report["ratio_vs_raw"] = None
 
+    # 4b. PyTorch vs ONNX fp32 vs ONNX int8 per encoder model (speed_onnx.py)
+    report["onnx"] = onnx_section(settings, fitted, small, warmup_small, small_sentences, root, scratch, log)
+
     # 5. streaming memory, a fresh process per size
     report["peak_rss_mb"], report["rss"] = {}, {}
     if settings.rss_sizes:
@@ -373,6 +376,22 @@ def run_bench(settings: BenchSettings, root: Path, log: Callable[[str], None] = 
     return report
 
 
+def onnx_section(settings: BenchSettings, fitted: dict, corpus: Path, warmup: Path, sentences: list[str], root: Path,
+                 scratch: Path, log) -> list[dict]:
+    """:func:`.speed_onnx.onnx_comparison` for every ``--onnx`` folder and fitted encoder family."""
+    from stanceframe.benchmarks.speed_onnx import onnx_comparison
+    from stanceframe.models.onnx_predictors import ONNX_FAMILIES
+
+    folders = [Path(m) for m in settings.onnx_models]
+    folders += [fitted[f].path for f in settings.families if f in fitted and f in ONNX_FAMILIES]
+    if not folders:
+        return []
+    articles = sorted((root / "seeds").glob("*.txt"))
+    article = articles[0] if articles else corpus
+    return [onnx_comparison(folder, corpus, warmup, sentences, article, scratch, settings.repeats,
+                            settings.startup_rounds, log) for folder in folders]
+
+
 def targets_met(report: dict) -> dict:
     out = {}
     if report.get("ratio_vs_pipeline") is not None:
@@ -381,6 +400,15 @@ def targets_met(report: dict) -> dict:
     for family, rate in report["sentences_per_s"].items():
         if family.startswith("tfidf-"):
             out[f"{family} >= 15,000 sentences/s"] = rate >= TARGETS["tfidf_sentences_per_s"]
+    for section in report.get("onnx") or []:
+        name, ratios = Path(section["model"]).name, section.get("ratio_vs_pipeline") or {}
+        if "onnx-fp32" in ratios:
+            out[f"{name}: ONNX tag >= 4x the pipeline"] = ratios["onnx-fp32"] >= TARGETS["onnx_vs_pipeline"]
+        out[f"{name}: ONNX tag >= 0.9 of its forward pass"] = \
+            section["ratio_vs_forward"]["onnx-fp32"] >= TARGETS["onnx_vs_forward"]
+        if "startup" in section:
+            out[f"{name}: start-up of tag on one article <= 1.5 s"] = \
+                section["startup"]["onnx-fp32"]["median_s"] <= TARGETS["onnx_startup_s"]
     if "rss_growth" in report:
         out["peak RSS growth <= 10%"] = report["rss_growth"] <= TARGETS["rss_growth"]
     return out

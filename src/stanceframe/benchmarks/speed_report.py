@@ -51,6 +51,7 @@ def measurement_rows(report: dict) -> list[list[str | None]]:
                      f"**{report['ratio_vs_pipeline']:.2f}**", f"target ≥ {TARGETS['ratio_vs_pipeline']}"])
         rows.append(["`ratio_vs_raw` (end to end ÷ ceiling)", TRANSFORMER_FAMILY, None,
                      f"**{report['ratio_vs_raw']:.2f}**", f"target ≥ {TARGETS['ratio_vs_raw']}"])
+    rows += onnx_rows(report.get("onnx") or [])
     for size, r in report.get("rss", {}).items():
         rate = f"{r['sentences'] / r['seconds']:,.0f}" if r.get("sentences") and r["seconds"] else ""
         rows.append(["peak RSS of `stanceframe tag` (fresh process)", RSS_FAMILY, f"{int(size):,}", rate,
@@ -65,6 +66,35 @@ def measurement_rows(report: dict) -> list[list[str | None]]:
         total = sum(secs.values())
         rows.append(["fit seconds on the seed set", family, None, None,
                      f"{total:,.1f} s ({', '.join(f'{t} {v:.1f}' for t, v in secs.items())})"])
+    return rows
+
+
+def onnx_rows(sections: list[dict]) -> list[list[str | None]]:
+    """The ONNX section's rows per model: end to end per path (with its ratios), the
+    pipeline, the forward pass alone, start-up and peak RSS."""
+    rows = []
+    for sec in sections:
+        model = f"{sec['family']} `{sec['model'].rstrip('/').split('/')[-1]}`"
+        n = f"{sec['sentences']:,}"
+        for path, r in sec["end_to_end"].items():
+            notes = [f"{sec['ratio_vs_torch'][path]:.2f}× PyTorch"]
+            if sec.get("ratio_vs_pipeline"):
+                notes.append(f"{sec['ratio_vs_pipeline'][path]:.2f}× the pipeline")
+            if path in sec["ratio_vs_forward"]:
+                notes.append(f"{sec['ratio_vs_forward'][path]:.2f} of its forward pass")
+            if "startup" in sec:
+                notes.append(f"start-up of `tag` on one article {sec['startup'][path]['median_s']:.2f} s")
+            if "peak_rss_mb" in sec:
+                notes.append(f"peak RSS {sec['peak_rss_mb'][path]:,.0f} MB")
+            runs = ", ".join(f"{x:.2f}" for x in r["runs_s"])
+            rows.append([f"end to end `tag`, {path}", model, n, f"{r['sentences_per_s']:,.0f}",
+                         "; ".join(notes) + f" (runs: {runs} s, alternating)"])
+        if sec.get("pipeline"):
+            rows.append(["peer: `transformers.pipeline`", model, n, f"{sec['pipeline']['sentences_per_s']:,.0f}",
+                         "same model and sentences, already split"])
+        for path, r in sec["forward"].items():
+            rows.append([f"forward pass alone, {path}", model, n, f"{r['sentences_per_s']:,.0f}",
+                         "pre-tokenized, length-sorted batches, side by side as `tag` runs them"])
     return rows
 
 

@@ -21,6 +21,9 @@ TARGETS = {
     "ratio_vs_raw": 0.85,  # encoder-finetune end to end / forward pass alone
     "tfidf_sentences_per_s": 15_000,
     "rss_growth": 0.10,  # peak RSS at the largest size vs the smallest
+    "onnx_vs_pipeline": 4.0,  # an encoder model's end-to-end tag on ONNX fp32 / the transformers pipeline
+    "onnx_vs_forward": 0.9,  # ... / its ONNX forward pass alone
+    "onnx_startup_s": 1.5,  # whole-process `tag one-article.txt`, median
 }
 
 
@@ -37,6 +40,8 @@ class BenchSettings:
     refit: bool = False
     quick: bool = False
     out_dir: Path = Path("out/bench")
+    onnx_models: tuple[str, ...] = ()  # encoder model folders for the ONNX section (speed_onnx.py)
+    startup_rounds: int = 5  # fresh `tag` processes per path for the start-up median
 
     @classmethod
     def quick_settings(cls, **overrides) -> BenchSettings:

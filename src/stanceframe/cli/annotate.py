@@ -24,7 +24,7 @@ def cmd_annotate(args) -> int:
     log = lambda line: print(f"stanceframe annotate: {printable(line)}", file=sys.stderr, flush=True)  # noqa: E731
     if args.no_token:
         log(NO_TOKEN_WARNING)
-    model = None if args.no_model else load_model_option(args.model)
+    model = None if args.no_model else load_model_option(args.model, args.runtime)
     session = open_session(args.paths, args.store, args.annotator, model=model, order=args.order,
                            refit_every=args.refit_every, text_field=args.text_field, id_field=args.id_field, log=log)
     serve(session, settings)

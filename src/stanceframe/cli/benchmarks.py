@@ -23,7 +23,8 @@ def cmd_benchmark_speed(args, command_words: tuple[str, ...] = ("benchmark", "sp
         quick=args.quick, rss=not args.no_rss, sentences=args.sentences,
         transformer_sentences=args.transformer_sentences, repeats=args.repeats,
         families=tuple(args.family) if args.family else None, input=args.input or None, model=args.model,
-        refit=args.refit, batch_size=args.batch_size)
+        refit=args.refit, batch_size=args.batch_size, onnx_models=tuple(args.onnx) if args.onnx else None,
+        startup_rounds=args.startup_rounds)
     log = lambda line: print(f"bench: {line}", file=sys.stderr, flush=True)  # noqa: E731
     report = run_bench(settings, project_root(), log=log)
     if args.f1:

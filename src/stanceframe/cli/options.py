@@ -24,8 +24,11 @@ def open_tracker(args, experiment: str):
     return Tracker(uri, experiment, root=root, enabled=not getattr(args, "no_track", False))
 
 
-def load_model_option(spec):
-    """The model of a ``--model`` value (``None``: the default model)."""
+def load_model_option(spec, runtime: str | None = None):
+    """The model of a ``--model`` value (``None``: the default model), its encoder networks on
+    ``--runtime`` (``None``: ``$STANCEFRAME_RUNTIME``, else ONNX Runtime)."""
     from stanceframe.models.loading import load_model
+    from stanceframe.models.onnx_runtime import use_runtime
 
+    use_runtime(runtime)
     return load_model(spec)

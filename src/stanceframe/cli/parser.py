@@ -18,7 +18,7 @@ from stanceframe.cli.benchmarks import (
 )
 from stanceframe.cli.data import cmd_data_build, cmd_data_stats, cmd_data_voice
 from stanceframe.cli.encoders import cmd_encoders_install, cmd_encoders_list
-from stanceframe.cli.models import cmd_compare, cmd_evaluate, cmd_train
+from stanceframe.cli.models import cmd_compare, cmd_evaluate, cmd_onnx, cmd_train
 from stanceframe.cli.report import cmd_report
 from stanceframe.cli.tagging import cmd_inspect, cmd_tag
 
@@ -30,8 +30,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"stanceframe {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
     sub = parser.add_subparsers(dest="command", required=True,
-                                metavar="{data,encoders,train,compare,evaluate,benchmark,tag,inspect,report,bench,annotate,"
-                                        "agreement}")
+                                metavar="{data,encoders,train,compare,evaluate,benchmark,tag,inspect,report,onnx,bench,"
+                                        "annotate,agreement}")
 
     data = sub.add_parser("data", help="build and describe the labelled data (seed, written corpus, contrast set)")
     data_sub = data.add_subparsers(dest="data_command", required=True)
@@ -201,6 +201,7 @@ def build_parser() -> argparse.ArgumentParser:
                           "(never an input file)")
     tag.add_argument("--batch-size", type=positive_int,
                      help="sentences per model call (default: 64 for transformer models, 1024 for the others)")
+    _runtime_arg(tag)
     tag.add_argument("--quiet", action="store_true", help="no progress bar")
     tag.add_argument("--strict", action="store_true",
                      help="a document with a warning (e.g. decoded with a non-UTF-8 fallback) is skipped, "
@@ -215,10 +216,21 @@ def build_parser() -> argparse.ArgumentParser:
                           "file) or a field of the input records such as 'date'")
     tag.set_defaults(func=cmd_tag)
 
+    onnx = sub.add_parser(
+        "onnx", help="export a model folder's encoder networks to ONNX (parity-checked) and choose their precision",
+        description="Export the encoder networks of MODEL (a model folder) to the ONNX cache, checking them against "
+                    "PyTorch, and record the precision `tag` runs them at. int8 (dynamic quantisation) is accepted "
+                    "only if no task loses more than 1 point of macro-F1 on the written corpus or the seed and at "
+                    "most 1%% of the seed's labels flip; the figures are printed either way.")
+    onnx.add_argument("model", metavar="MODEL", help="a model folder")
+    onnx.add_argument("--precision", choices=["fp32", "int8"], default="fp32", help="fp32 (default) or int8")
+    onnx.set_defaults(func=cmd_onnx)
+
     inspect = sub.add_parser("inspect", help="one article's sentences with stance, framing and why; --html page")
     inspect.add_argument("article", metavar="ARTICLE",
                          help="a .txt/.md/.html file (first record of JSONL/CSV, first page of a WARC), or -")
     inspect.add_argument("--model", help=model_help)
+    _runtime_arg(inspect)
     inspect.add_argument("--html", type=Path, help="write a self-contained inspection page here")
     inspect.add_argument("--open", action="store_true",
                          help="open the page in a browser (written to <doc_id>.inspect.html without --html)")
@@ -270,6 +282,7 @@ def build_parser() -> argparse.ArgumentParser:
                           help="who is labelling (default: $USER)")
     annotate.add_argument("--model", help="the model whose suggestions are shown: " + model_help)
     annotate.add_argument("--no-model", action="store_true", help="show no suggestions")
+    _runtime_arg(annotate)
     annotate.add_argument("--order", choices=["article", "uncertain", "diverse"], default="article",
                           help="article order (default), least-margin first, or least-margin spread over clusters")
     annotate.add_argument("--refit-every", type=positive_int, default=20,
@@ -318,6 +331,12 @@ def _data_args(p, data_help: str) -> None:
                    help="TOML schema naming tasks and labels (default with --data: each task's labels from the data)")
 
 
+def _runtime_arg(p) -> None:
+    p.add_argument("--runtime", choices=["onnx", "torch"], default=None,
+                   help="what encoder models run on: onnx (ONNX Runtime, no torch import; default) or torch "
+                        "(the PyTorch path) (default: $STANCEFRAME_RUNTIME, else onnx)")
+
+
 def _speed_args(p) -> None:
     """The options of ``benchmark speed`` (and of its deprecated alias ``bench``)."""
     p.add_argument("--quick", action="store_true",
@@ -336,6 +355,12 @@ def _speed_args(p) -> None:
                    help="tag's --batch-size (default: tag's own, 64 for transformer models, 1024 for the others)")
     p.add_argument("--refit", action="store_true", help="fit the transformer families again instead of the cache")
     p.add_argument("--no-rss", action="store_true", help="skip the peak-memory runs")
+    p.add_argument("--onnx", action="append", metavar="MODEL",
+                   help="also compare PyTorch, ONNX fp32 and ONNX int8 on this encoder model folder (repeatable; "
+                        "every fitted encoder family is compared too): end to end, the pipeline, the forward pass, "
+                        "peak RSS and the start-up of `tag` on one article")
+    p.add_argument("--startup-rounds", type=positive_int,
+                   help="fresh `tag` processes per path for the start-up median (default 5)")
     p.add_argument("--f1", action="store_true",
                    help="also cross-validate encoder-finetune on the seed set and compare macro-F1 of tag's "
                         "inference path with the transformers pipeline's (fits 10 models: slow)")

@@ -17,7 +17,7 @@ def cmd_tag(args) -> int:
         return cmd_tag_spark(args)
     if args.partition_by or args.master:
         raise StanceframeError("--partition-by and --master need --engine spark")
-    model = load_model_option(args.model)
+    model = load_model_option(args.model, args.runtime)
     try:
         summary = run_tag(
             args.paths, model, out=args.out, fmt=args.format or "jsonl", per=args.per, unit=args.unit,
@@ -40,6 +40,9 @@ def cmd_tag_spark(args) -> int:
     if args.target_field:
         raise StanceframeError("--target-field (target-aware models) works with the local engine only, "
                                "not yet with --engine spark")
+    from stanceframe.models.onnx_runtime import use_runtime
+
+    use_runtime(args.runtime)  # the executors inherit it
 
     summary = run_spark_tag(
         args.paths, args.model, out=args.out, fmt=args.format, per=args.per, unit=args.unit,
@@ -55,7 +58,7 @@ def cmd_inspect(args) -> int:
     from stanceframe import report
     from stanceframe.tagging import read_article, tag_article
 
-    model = load_model_option(args.model)
+    model = load_model_option(args.model, args.runtime)
     doc = read_article(args.article, text_field=args.text_field, id_field=args.id_field)
     page = None
     if args.html or args.open:  # checked before any work: never an input, a link or another program's file

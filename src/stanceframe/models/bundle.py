@@ -147,7 +147,10 @@ class ModelBundle:
         return path
 
     @classmethod
-    def load(cls, path: str | Path) -> ModelBundle:
+    def load(cls, path: str | Path, precision: str | None = None) -> ModelBundle:
+        """The model folder ``path``; its encoder networks run in ONNX Runtime unless the
+        process's runtime is ``torch`` (:func:`.onnx_runtime.runtime`), at ``precision``
+        (default: the manifest's ``onnx.precision``, else fp32)."""
         path = Path(path)
         if not path.is_dir():
             raise ModelFolderError(f"{path}: model folder not found")
@@ -161,7 +164,8 @@ class ModelBundle:
             raise ModelFolderError(f"{path}/{MANIFEST}: unsupported format_version {manifest.get('format_version')!r}")
         try:
             families = {task: str(spec.get("family") or manifest["family"]) for task, spec in manifest["tasks"].items()}
-            estimators = {task: task_loader(families[task])(task_folder(path, spec["path"]))
+            precision = precision or str((manifest.get("onnx") or {}).get("precision") or "fp32")
+            estimators = {task: task_loader(families[task], precision)(task_folder(path, spec["path"]))
                           for task, spec in manifest["tasks"].items()}
         except KeyError as exc:
             raise ModelFolderError(f"{path}/{MANIFEST}: missing key {exc}") from None
@@ -198,9 +202,10 @@ def model_entries(folder: Path) -> list[str] | None:
 MAX_MANIFEST_BYTES = 1 << 20
 
 
-def task_loader(family: str):
+def task_loader(family: str, precision: str = "fp32"):
     """What loads one task's folder of ``family``: the sklearn-free predictor for the tfidf
-    families, else the family's estimator class's ``load``."""
+    families; for the encoder families under the ONNX runtime their ONNX predictor
+    (torch-free, at ``precision``); else the family's estimator class's ``load``."""
     from stanceframe.models import canonical_family
     from stanceframe.models.tfidf_predictor import TFIDF_FAMILIES, TfidfPredictor
 
@@ -209,6 +214,11 @@ def task_loader(family: str):
         raise ModelFolderError(f"family {PER_TASK!r} names no estimator: each task of the manifest needs its own 'family'")
     if family in TFIDF_FAMILIES:
         return lambda folder: TfidfPredictor.load(folder, family)
+    from stanceframe.models.onnx_predictors import ONNX_FAMILIES, load_onnx_task
+    from stanceframe.models.onnx_runtime import runtime
+
+    if family in ONNX_FAMILIES and runtime() == "onnx":
+        return lambda folder: load_onnx_task(family, folder, precision)
     return family_class(family).load
 
 

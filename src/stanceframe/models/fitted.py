@@ -101,6 +101,16 @@ class FittedModel:
         raise NotImplementedError
 
 
+def aligned_proba(proba: np.ndarray, classes: Sequence[str], to: Sequence[str]) -> np.ndarray:
+    """``proba`` (columns in ``classes`` order) with its columns in ``to``'s order (a class
+    missing from ``classes``: zeros)."""
+    out = np.zeros((len(proba), len(to)))
+    for j, c in enumerate(map(str, classes)):
+        if c in to:
+            out[:, list(to).index(c)] = proba[:, j]
+    return out
+
+
 def read_per_target(path: Path, spec: dict, classes: Sequence[str],
                     load: Callable[[Path], FittedModel]) -> tuple[list[str], dict[str, str], dict[str, FittedModel]]:
     """``(targets, constant, models)`` of a per-target folder: ``spec`` is its
