@@ -37,7 +37,7 @@ def test_a_short_run_on_the_written_corpus(tmp_path):
     assert result.curves["uncertain"]["stance"][0][0] == result.curves["random"]["stance"][0][0]
     assert 0.3 < result.full_pool["stance"][0] <= 1
     saved = json.loads(paths["json"].read_text())
-    assert saved["articles"] == 126 and saved["sizes"] == [20, 40, 60]
+    assert saved["articles"] == 171 and saved["sizes"] == [20, 40, 60]
     assert paths["png"].read_bytes()[:4] == b"\x89PNG"
     assert "| uncertain |" in paths["markdown"].read_text()
 

@@ -52,6 +52,8 @@ def synthetic_rows(path: Path, rows: int, seed: int = 13) -> Path:
             columns.update(probabilities)
             columns["outlet"] = np.char.add("outlet-", (article % OUTLETS).astype(str))
             columns["date"] = np.array([f"{2022 + m // 12}-{m % 12 + 1:02d}-15" for m in month])
+            columns["url"] = np.char.add("https://outlet.example/a/", article.astype(str))
+            columns["title"] = np.char.add("Article ", article.astype(str))
             table = pa.table({k: pa.array(v) for k, v in columns.items()})
             table = table.append_column("quotes", pa.array([[] for _ in range(n)], pa.list_(pa.list_(pa.int64()))))
             if writer is None:
