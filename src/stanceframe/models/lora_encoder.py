@@ -265,6 +265,10 @@ class MultiTaskEncoder:
         else:
             self.val_proba, self.best_epoch = {}, ts["epochs"]
         self.val_index = val_idx
+        with torch.no_grad():  # the adapters as they are saved (float16), so a reloaded model predicts the same
+            for name, param in self.model.named_parameters():
+                if "lora_" in name:
+                    param.copy_(param.to(torch.float16).to(param.dtype))
         top.eval()
         self.heads.eval()
         self.model.eval()
@@ -401,8 +405,12 @@ class MultiTaskEncoder:
         from safetensors.torch import save_file
 
         folder.mkdir(parents=True, exist_ok=True)
+        import torch
+
         state = self._trainable_state()
-        save_file({k: v.contiguous() for k, v in state["adapter"].items()}, str(folder / ADAPTER_FILE))
+        # adapters stored as float16 (half the bytes of a model folder that git holds; loaded back into
+        # the float32 layers, the merged weights differ by far less than the training noise)
+        save_file({k: v.to(torch.float16).contiguous() for k, v in state["adapter"].items()}, str(folder / ADAPTER_FILE))
         save_file({k: v.contiguous() for k, v in state["heads"].items()}, str(folder / HEADS_FILE))
         config = {"encoder": {"name": self.encoder, "sha256": encoder_sha256 or self._encoder_sha256}, **self.settings,
                   "first_trainable": self.first_trainable, "classes": self.classes,
