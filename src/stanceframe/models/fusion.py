@@ -22,18 +22,11 @@ import numpy as np
 
 from stanceframe.models import make_estimator
 from stanceframe.models.base import TextClassifier
+from stanceframe.models.fitted import aligned_proba as _aligned
 from stanceframe.models.multitask import EncoderMultiTaskClassifier
 
 ENCODER_DIR = "encoder"
 NGRAM_DIR = "ngram"
-
-
-def _aligned(proba: np.ndarray, classes: Sequence[str], to: Sequence[str]) -> np.ndarray:
-    out = np.zeros((len(proba), len(to)))
-    for j, c in enumerate(map(str, classes)):
-        if c in to:
-            out[:, list(to).index(c)] = proba[:, j]
-    return out
 
 
 def macro_f1(y_true: Sequence[str], proba: np.ndarray, classes: Sequence[str]) -> float:
