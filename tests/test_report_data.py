@@ -126,6 +126,11 @@ def test_a_catalog_joined_on_doc_id_gives_columns_to_group_by(tmp_path):
     assert data.voices == ["narrator", "quote", "mixed"]  # the rows' voice column is kept
     with pytest.raises(StanceframeError, match="already have a column 'voice'"):
         build_report([path], ["outlet"], meta=catalog, meta_fields=["voice"])
+    # tag's metadata columns (empty for a .txt article) are filled from the catalog, a row's own value first
+    own = [{**r, "outlet": "page-outlet" if r["doc_id"] == "doc0" else None, "date": None} for r in rows]
+    data = build_report([write_rows(own, tmp_path / "own.jsonl")], ["outlet"], meta=catalog,
+                        meta_fields=["voice:outlet", "date"])
+    assert {r.key for r in data.rows} == {("page-outlet",), ("writer-0",), ("writer-1",)}
     twice = write_rows([{"doc_id": "doc1", "x": 1}, {"doc_id": "doc1", "x": 2}], tmp_path / "twice.jsonl")
     with pytest.raises(StanceframeError, match="more than once"):
         build_report([path], meta=twice)

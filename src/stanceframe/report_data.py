@@ -123,10 +123,10 @@ def open_rows(con, paths: Sequence[str | Path], meta: str | Path | None = None,
     with read_errors(paths):
         con.execute("CREATE OR REPLACE VIEW tagged_rows AS " + " UNION ALL BY NAME ".join(selects))
         columns = [row[0] for row in con.execute("DESCRIBE tagged_rows").fetchall()]
-    joined = ""
+    joined = " t.* FROM tagged_rows t"
     if meta is not None:
         joined = _meta_join(con, Path(meta), meta_fields, columns)
-    con.execute(f"CREATE OR REPLACE VIEW tagged AS SELECT t.*{joined or ' FROM tagged_rows t'}")
+    con.execute(f"CREATE OR REPLACE VIEW tagged AS SELECT{joined}")
     return [row[0] for row in con.execute("DESCRIBE tagged").fetchall()]
 
 
@@ -142,14 +142,22 @@ def _meta_join(con, meta: Path, fields: Sequence[str], columns: Sequence[str]) -
         raise StanceframeError(f"{meta}: {rows - docs} doc_id(s) appear more than once (--meta needs one row each)")
     pairs = [tuple(f.split(":", 1)) if ":" in f else (f, f) for f in fields] or \
         [(c, c) for c in have if c != "doc_id" and c not in columns]
+    from stanceframe.tagging.rows import META_COLUMNS
+
     for name, alias in pairs:
         if name not in have:
             raise StanceframeError(f"--meta-field {name}: {meta} has no field {name!r} (fields: {', '.join(have)})")
-        if alias in columns:
+        if alias in columns and alias not in META_COLUMNS:
             raise StanceframeError(f"--meta-field {name}: the rows already have a column {alias!r}; "
                                    f"name it otherwise ({name}:OTHER)")
-    select = "".join(f", m.{_quote(n)} AS {_quote(a)}" for n, a in pairs)
-    return f"{select} FROM tagged_rows t LEFT JOIN meta m ON CAST(t.doc_id AS VARCHAR) = CAST(m.doc_id AS VARCHAR)"
+    # a column the rows already have (tag's outlet, date... from a page or a record) keeps its value and
+    # the catalog fills the rows where it is empty (a .txt article has no outlet of its own)
+    shared = [a for _, a in pairs if a in columns]
+    star = f" t.* EXCLUDE ({', '.join(_quote(a) for a in shared)})" if shared else " t.*"
+    select = "".join(f", COALESCE(CAST(t.{_quote(a)} AS VARCHAR), CAST(m.{_quote(n)} AS VARCHAR)) AS {_quote(a)}"
+                     if a in columns else f", m.{_quote(n)} AS {_quote(a)}" for n, a in pairs)
+    return (f"{star}{select} FROM tagged_rows t LEFT JOIN meta m "
+            "ON CAST(t.doc_id AS VARCHAR) = CAST(m.doc_id AS VARCHAR)")
 
 
 @contextmanager
