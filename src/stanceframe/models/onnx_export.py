@@ -93,9 +93,9 @@ def export_cache(digest: str, kind: str, module, tokenizer, max_length: int, ref
 
         # the exporter's registry logs a line per missing optional package (torchvision) on stderr
         quiet = [logging.getLogger(name) for name in ("torch.onnx", "torch.onnx._internal.exporter._registration")]
-        levels = [log.level for log in quiet]
-        for log in quiet:
-            log.setLevel(logging.ERROR)
+        levels = [logger.level for logger in quiet]
+        for logger in quiet:
+            logger.setLevel(logging.ERROR)
         with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()), torch.no_grad():
             warnings.simplefilter("ignore")
             program = torch.onnx.export(_Inputs(module, names).eval(), args, dynamo=True, input_names=names,
@@ -103,8 +103,8 @@ def export_cache(digest: str, kind: str, module, tokenizer, max_length: int, ref
                                         opset_version=OPSET, optimize=True, external_data=False, verbose=False,
                                         report=False)
             program.save(str(tmp / MODEL_FILE["fp32"]), external_data=False)
-        for log, level in zip(quiet, levels):
-            log.setLevel(level)
+        for logger, level in zip(quiet, levels):
+            logger.setLevel(level)
         from tokenizers import Tokenizer
 
         backend = Tokenizer.from_str(tokenizer.backend_tokenizer.to_str())  # a copy: the PyTorch path keeps its own
