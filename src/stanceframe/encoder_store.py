@@ -32,6 +32,7 @@ from functools import lru_cache
 from importlib import metadata
 from pathlib import Path
 
+from stanceframe.digests import file_digest
 from stanceframe.errors import ModelFolderError, StanceframeError
 
 MARKER = "stanceframe-encoder.json"
@@ -98,17 +99,9 @@ def installed_folder(enc: KnownEncoder) -> Path | None:
 # --------------------------------------------------------------------------- identity
 
 
-def _sha256(path: Path, chunk: int = 1 << 20) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(chunk):
-            h.update(block)
-    return h.hexdigest()
-
-
 @lru_cache(maxsize=16)
 def _weights_digest(path: str, size: int, mtime_ns: int) -> str:
-    return _sha256(Path(path))
+    return file_digest(Path(path))
 
 
 def weights_sha256(folder: str | os.PathLike) -> str | None:

@@ -32,6 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
+from stanceframe.digests import file_digest
 from stanceframe.errors import ModelFolderError
 from stanceframe.models.encoder import length_sorted_batches, load_pretrained, resolve_encoder
 
@@ -469,8 +470,7 @@ def folder_digest(folder: Path) -> str:
         path = folder / name
         if not path.is_file():
             raise ModelFolderError(f"{path}: missing (multi-task encoder folder)")
-        h.update(name.encode())
-        h.update(path.read_bytes())
+        h.update(name.encode() + b"\0" + file_digest(path).encode())
     return h.hexdigest()
 
 
