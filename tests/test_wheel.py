@@ -85,7 +85,7 @@ def test_installed_package_tags_from_any_folder(installed, tmp_path, monkeypatch
     from stanceframe.cli import main
 
     monkeypatch.chdir(tmp_path)
-    assert main(["tag", str(work / "article.txt"), "--quiet", "--model", str(REPO / "models" / "default"),
+    assert main(["tag", str(work / "article.txt"), "--quiet", "--model", str(REPO / "models" / "fast"),
                  "--out", str(tmp_path / "checkout.jsonl")]) == 0
     assert (tmp_path / "checkout.jsonl").read_text(encoding="utf-8").splitlines() == rows
 
