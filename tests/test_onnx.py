@@ -136,9 +136,19 @@ def test_int8_is_guarded_and_the_figures_are_reported(multitask_folder, monkeypa
     copy = tmp_path / "m"
     shutil.copytree(folder, copy)
     _onnx(monkeypatch)
-    refused = run_cli("onnx", str(copy), "--precision", "int8")
-    accepted = refused.code == 0
-    assert "labels flip" in refused.err and "macro-F1 fp32" in refused.err  # the figures, either way
+    # a folder without compare's grouped-CV figures (fitted by `train`) is refused, saying why
+    result = run_cli("onnx", str(copy), "--precision", "int8")
+    assert result.code == 2 and "no grouped-CV int8 figures" in result.err and "labels flip" in result.err
+    # with figures inside the limits, the seed's flips decide
+    manifest = json.loads((copy / "manifest.json").read_text())
+    fold = {"fp32": 0.7, "int8": 0.695, "drop": 0.005, "sentences": 40, "flipped": 0, "flip_share": 0.0,
+            "max_abs_proba_diff": 0.01}
+    manifest["int8_evidence"] = {t: {"cv": [fold], "realtext": fold} for t in ("stance", "framing")}
+    (copy / "manifest.json").write_text(json.dumps(manifest))
+    verdict = run_cli("onnx", str(copy), "--precision", "int8")
+    accepted = verdict.code == 0
+    assert "grouped CV fold 1 stance" in verdict.err and "real-text check framing" in verdict.err
+    assert "labels flip" in verdict.err  # the figures, either way
     manifest = json.loads((copy / "manifest.json").read_text())
     assert (manifest.get("onnx", {}).get("precision") == "int8") == accepted
     # a guard that no quantised model can pass: refused with the numbers, the manifest unchanged
@@ -253,3 +263,65 @@ def test_an_mpnet_multitask_model_exports_within_the_tolerance(monkeypatch, tmp_
     for task in ("stance", "framing"):
         assert got[task].labels == want[task].labels
         assert np.max(np.abs(got[task].proba - want[task].proba)) <= onnx_export.PARITY_TOLERANCE
+
+
+INT8_COMPARE = """
+[data]
+gold = ["data/seed/labels.jsonl", "data/mine/labels.jsonl"]
+train_only = []
+realtext = ["data/seed/labels.jsonl"]
+[cv]
+group_by = "article"
+n_splits = 3
+n_repeats = 1
+seed = 5
+[promote]
+rule = "per_task"
+protocols = ["cv", "realtext"]
+register = "best"
+[families.encoder-multitask]
+trainable_layers = 1
+epochs = 1
+max_length = 32
+batch_size = 8
+cv_folds = 1
+int8_check = true
+"""
+
+
+@pytest.mark.slow
+def test_compare_measures_int8_on_its_fold_models_and_the_guard_reads_it(project, cache, monkeypatch):
+    """compare runs each fold model (and the real-text fit) of a family with int8_check as
+    int8 too, in a scratch ONNX cache; the promoted folder records the figures and `stanceframe
+    onnx --precision int8` judges them (a fold that drops past the limit refuses int8)."""
+    from test_experiments import _articles, _no_tracker
+
+    from stanceframe import experiments as ex
+    from stanceframe.experiment_config import load_config
+
+    _onnx(monkeypatch)
+    (project / "data" / "mine").mkdir()
+    (project / "data" / "mine" / "labels.jsonl").write_text("".join(json.dumps(r) + "\n" for r in _articles()))
+    (project / "training" / "int8.toml").write_text(INT8_COMPARE)
+    before = set((cache / "onnx").iterdir()) if (cache / "onnx").is_dir() else set()
+    result = ex.compare(load_config(project / "training" / "int8.toml"), tracker=_no_tracker(project), root=project,
+                        promote=True, export=project / "m")
+    after = set((cache / "onnx").iterdir()) if (cache / "onnx").is_dir() else set()
+    assert len(after - before) <= 1  # the fold and real-text exports went to the scratch cache; only the final one
+    for task in ("stance", "framing"):
+        summary = result.summaries["encoder-multitask"][task]
+        fold = summary["int8"]["folds"][0]
+        assert fold["fp32"] == pytest.approx(summary["macro_f1"]["mean"], abs=1e-4)  # fp32 = the fold's own score
+        assert 0 <= fold["flip_share"] <= 1 and fold["sentences"] == result.cv["encoder-multitask"][task].folds[0].n_test
+        assert summary["realtext"]["int8"]["sentences"] == 119
+    row = next(r for r in result.leaderboard if r["task"] == "stance")
+    assert set(row["int8"]) == {"cv", "realtext"}
+    assert "int8 (ONNX Runtime dynamic quantisation)" in (project / "out" / "compare" / "leaderboard.md").read_text()
+    manifest = json.loads((project / "m" / "manifest.json").read_text())
+    assert set(manifest["int8_evidence"]) == {"stance", "framing"}
+    # the guard judges the recorded folds: doctor one fold to drop 5 points -> refused, naming it
+    manifest["int8_evidence"]["stance"]["cv"][0].update(fp32=0.80, int8=0.75, drop=0.05)
+    (project / "m" / "manifest.json").write_text(json.dumps(manifest))
+    result = run_cli("onnx", str(project / "m"), "--precision", "int8")
+    assert result.code == 2 and "grouped-CV fold 1 drops 5.0 points" in result.err
+    assert "grouped CV fold 1 stance" in result.err and "seed stance" in result.err

@@ -365,6 +365,13 @@ def _union_schema(first: Schema, second: Schema, tasks: Sequence[str]) -> Schema
 # --------------------------------------------------------------------------- splits
 
 
+def joint_labels(data: LabelledSet, tasks: Sequence[str]) -> list[str]:
+    """One stratum per example: its labels for every task joined (``support|western``; a
+    missing label is ``-``), so that one grouped split is stratified for all tasks at once."""
+    columns = [data.labels(t) for t in tasks]
+    return ["|".join("-" if y is None else str(y) for y in row) for row in zip(*columns)]
+
+
 def grouped_folds(
     labels: Sequence[str],
     groups: Sequence[str],

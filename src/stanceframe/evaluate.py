@@ -75,6 +75,7 @@ class FoldResult:
     test_index: np.ndarray
     proba: np.ndarray
     classes: list[str]
+    int8: dict | None = None  # the int8 check of the fold's model (compare, encoder families)
 
 
 @dataclass
@@ -101,6 +102,10 @@ class CVResult:
             "labels": self.labels,
             "n_folds": len(self.folds),
         }
+        checked = [f.int8 for f in self.folds if f.int8]
+        if checked:
+            out["int8"] = {"folds": checked, "max_drop": max(c["drop"] for c in checked),
+                           "max_flip_share": max(c["flip_share"] for c in checked)}
         for lab in self.labels:
             out["per_class"][lab] = {
                 k: stat(f.metrics["per_class"][lab][k] for f in self.folds) for k in ("precision", "recall", "f1")
@@ -132,9 +137,12 @@ def cross_validate(
     n_splits: int | None = None,
     on_fold: Callable[[FoldResult], None] | None = None,
     inputs: Callable[[LabelledSet], list] | None = None,
+    int8_check: Callable[..., dict | None] | None = None,
 ) -> CVResult:
     """Fit a fresh estimator per fold on the fold's gold training part plus ``train_only``
-    (the contrast set: training material only, never scored) and score the gold test part."""
+    (the contrast set: training material only, never scored) and score the gold test part.
+    ``int8_check(est, X_test, proba, labels, gold)``: the fold model's int8 figures, kept
+    in the fold's result (compare, encoder families)."""
     inputs = inputs or (lambda s: s.texts)
     labels = gold.schema.task(task).label_names
     result = CVResult(task, labels)
@@ -166,6 +174,7 @@ def cross_validate(
             test_index=np.asarray(test_idx),
             proba=full,
             classes=labels,
+            int8=int8_check(est, inputs(test), full, labels, test.labels(task)) if int8_check else None,
         )
         result.folds.append(fold)
         if on_fold:
@@ -212,6 +221,10 @@ def leaderboard_rows(results: dict[str, dict[str, dict]]) -> list[dict]:
                 rows[-1]["realtext_macro_f1"] = s["realtext"]["macro_f1"]
                 rows[-1]["realtext_per_class_f1"] = {lab: v["f1"] for lab, v in s["realtext"]["per_class"].items()}
                 rows[-1]["realtext_predicted_share"] = s["realtext"].get("predicted_share", {})
+            int8 = {k: v for k, v in (("cv", (s.get("int8") or {}).get("folds")),
+                                      ("realtext", (s.get("realtext") or {}).get("int8"))) if v}
+            if int8:  # compare's int8 check of the family's fold and real-text models
+                rows[-1]["int8"] = int8
     rows.sort(key=lambda r: (r["task"], -r["macro_f1"]))
     return rows
 

@@ -29,6 +29,7 @@ class ExperimentConfig:
     realtext: list[str] = field(default_factory=list)
     cv_repeats: dict[str, int] = field(default_factory=dict)  # family -> repeats (costly families: fewer)
     cv_folds: dict[str, int] = field(default_factory=dict)  # family -> at most this many of the shared folds
+    int8_check: list[str] = field(default_factory=list)  # encoder families whose fold models are also run as int8
     promote_rule: str = "min_macro_f1"
     promote_protocols: list[str] = field(default_factory=lambda: ["cv"])
     promote_export: str = "models/champion"
@@ -56,6 +57,7 @@ def load_config(path: str | Path) -> ExperimentConfig:
     families = {name: dict(params or {}) for name, params in families.items()}
     cv_repeats = {name: int(params.pop("cv_repeats")) for name, params in families.items() if "cv_repeats" in params}
     cv_folds = {name: int(params.pop("cv_folds")) for name, params in families.items() if "cv_folds" in params}
+    int8_check = [name for name, params in families.items() if _flag(path, name, params.pop("int8_check", False))]
     for name, params in families.items():
         check_family_params(path, name, params)
     if any(v < 1 for v in [*cv_repeats.values(), *cv_folds.values()]):
@@ -81,6 +83,7 @@ def load_config(path: str | Path) -> ExperimentConfig:
         realtext=realtext,
         cv_repeats=cv_repeats,
         cv_folds=cv_folds,
+        int8_check=int8_check,
         promote_rule=str(promote.get("rule", "min_macro_f1")),
         promote_protocols=protocols,
         promote_export=str(promote.get("export", "models/champion")),
@@ -89,6 +92,12 @@ def load_config(path: str | Path) -> ExperimentConfig:
         report_dir=str(raw.get("report", {}).get("dir", "out/compare")),
         path=str(path),
     )
+
+
+def _flag(path: Path, family: str, value) -> bool:
+    if not isinstance(value, bool):
+        raise StanceframeError(f"{path}: [families.{family}] int8_check must be true or false, not {value!r}")
+    return value
 
 
 def check_family_params(path: Path, family: str, params: dict) -> None:

@@ -14,7 +14,15 @@ from pathlib import Path
 
 import numpy as np
 
-from stanceframe.dataset import LabelledSet, check_trainable, grouped_folds, load_labelled, load_many, source_stem
+from stanceframe.dataset import (
+    LabelledSet,
+    check_trainable,
+    grouped_folds,
+    joint_labels,
+    load_labelled,
+    load_many,
+    source_stem,
+)
 from stanceframe.errors import SchemaError, StanceframeError
 from stanceframe.evaluate import (
     CVResult,
@@ -241,15 +249,17 @@ def compare(
             realtext = load_training_data(resolve(root, config.realtext), gold.tasks)
     tasks = list(gold.tasks if data is not None else (config.tasks or gold.tasks))
     groups = gold.groups_by(config.group_by if data is None else "paragraph")
-    folds = {t: grouped_folds(gold.labels(t), groups, n_splits=config.n_splits,
-                              n_repeats=config.n_repeats, seed=config.seed) for t in tasks}
-    n_splits = len(folds[tasks[0]]) // config.n_repeats
+    shared = grouped_folds(joint_labels(gold, tasks), groups, n_splits=config.n_splits,
+                           n_repeats=config.n_repeats, seed=config.seed)
+    folds = {t: shared for t in tasks}  # one split for every task: a multi-task fit serves both
+    n_splits = len(shared) // config.n_repeats
     report_dir = root / config.report_dir
     report_dir.mkdir(parents=True, exist_ok=True)
     result = CompareResult()
     everything = gold + extra if extra else gold
     data_hash = everything.fingerprint()
     chosen = [f for f in (families or config.families) if f in config.families]
+    checker = int8_checker(config, chosen, progress)
     for family in chosen:
         t_family = time.perf_counter()
         params = config.families[family]
@@ -268,17 +278,21 @@ def compare(
                         tracker.log_metrics({"macro_f1": fold.metrics["macro_f1"], "accuracy": fold.metrics["accuracy"],
                                              "ece": fold.metrics["ece"], "fit_seconds": fold.fit_seconds})
                     if progress:
+                        int8 = (f"; int8 {fold.int8['int8']:.3f}, {fold.int8['flip_share']:.1%} of labels flip"
+                                if fold.int8 else "")
                         progress(f"{family:15s} {task:8s} repeat {fold.repeat} fold {fold.fold}: "
-                                 f"macro-F1 {fold.metrics['macro_f1']:.3f} (fit {fold.fit_seconds:.1f}s)")
+                                 f"macro-F1 {fold.metrics['macro_f1']:.3f} (fit {fold.fit_seconds:.1f}s){int8}")
 
                 cv = cross_validate(lambda: build_estimator(family, task, params, config.seed, schema=gold.schema),
                                     gold, task, folds[task][:n_folds], train_only=extra, n_splits=n_splits,
-                                    on_fold=on_fold, inputs=lambda s: s.inputs())
+                                    on_fold=on_fold, inputs=lambda s: s.inputs(),
+                                    int8_check=int8_fold_check(checker, family))
                 summary = cv.summary()
                 result.summaries[family][task], result.cv[family][task] = summary, cv
                 _log_task_summary(tracker, family, task, summary, gold, cv)
             if realtext is not None:
-                checks = realtext_check(family, params, everything, realtext, tasks, config.seed)
+                checks = realtext_check(family, params, everything, realtext, tasks, config.seed,
+                                        int8_check=int8_fold_check(checker, family))
                 for task, metrics in checks.items():
                     result.summaries[family][task]["realtext"] = metrics
                     tracker.log_metrics({f"{task}_realtext_macro_f1": metrics["macro_f1"],
@@ -294,6 +308,8 @@ def compare(
             seconds = time.perf_counter() - t_family
             tracker.log_metrics({"compare_seconds": seconds})
             result.summaries[family]["_model"]["compare_seconds"] = seconds
+    if checker is not None:
+        checker.close()
     models = {f: {t: s for t, s in tasks_.items() if not t.startswith("_")} for f, tasks_ in result.summaries.items()}
     result.leaderboard = leaderboard_rows(models)
     for row in result.leaderboard:
@@ -346,7 +362,8 @@ def _fit_and_log(family: str, params: dict, everything: LabelledSet, tasks: Sequ
     fit_seconds = time.perf_counter() - t0
     bundle_dir = Path(_tmpdir()) / "bundle"
     bundle.save(bundle_dir, cv_summary={t: {"macro_f1": s["macro_f1"]} for t, s in summaries.items()
-                                        if not t.startswith("_")})
+                                        if not t.startswith("_")},
+                **int8_evidence({t: s for t, s in summaries.items() if not t.startswith("_")}))
     logged = tracker.log_bundle(bundle_dir, registered_model_name=config.registered_model if register else None,
                                 input_texts=gold.texts[:3], input_columns=_target_column(gold, 3))
     return {"bundle_dir": str(bundle_dir), "fit_seconds": fit_seconds, **logged}
@@ -363,7 +380,8 @@ def _assemble_per_task(result: CompareResult, everything: LabelledSet, config: E
                 "data_hash": everything.fingerprint(), "training_files": everything.paths,
                 "label_counts": {t: everything.label_counts(t) for t in result.best_per_task},
                 "cv_summary": {t: {"macro_f1": result.summaries[f][t]["macro_f1"]}
-                               for t, f in result.best_per_task.items()}}
+                               for t, f in result.best_per_task.items()},
+                **int8_evidence({t: result.summaries[f][t] for t, f in result.best_per_task.items()})}
     encoder = next((p.manifest["encoder"] for p in parts.values() if p.manifest.get("encoder")), None)
     if encoder:
         manifest["encoder"] = encoder
@@ -388,10 +406,61 @@ def aligned_proba(prediction, labels: Sequence[str]) -> np.ndarray:
     return full
 
 
+def int8_evidence(summaries: dict[str, dict]) -> dict:
+    """``{"int8_evidence": {task: {"cv": per-fold figures, "realtext": figures}}}`` for a
+    manifest, from compare's per-task summaries of a checked family (``{}`` when none has
+    them): what ``stanceframe onnx MODEL --precision int8`` judges the grouped-CV and
+    real-text parts of its guard on."""
+    evidence = {}
+    for task, summary in summaries.items():
+        entry = {}
+        if summary.get("int8"):
+            entry["cv"] = summary["int8"]["folds"]
+        if (summary.get("realtext") or {}).get("int8"):
+            entry["realtext"] = summary["realtext"]["int8"]
+        if entry:
+            evidence[task] = entry
+    return {"int8_evidence": evidence} if evidence else {}
+
+
+def int8_checker(config: ExperimentConfig, families: Sequence[str], progress=None):
+    """The int8 checker of a compare run, when a chosen family asks for it (``int8_check``)
+    and the process runs the ONNX runtime (else None)."""
+    from stanceframe.models import canonical_family
+    from stanceframe.models.onnx_predictors import ONNX_FAMILIES
+    from stanceframe.models.onnx_runtime import runtime
+
+    wanted = [f for f in families if f in config.int8_check and canonical_family(f) in ONNX_FAMILIES]
+    if not wanted:
+        return None
+    if runtime() != "onnx":
+        if progress:
+            progress(f"int8 check of {', '.join(wanted)} skipped: the torch runtime is selected")
+        return None
+    from stanceframe.models.onnx_quantize import Int8Checker
+
+    return Int8Checker(wanted)
+
+
+def int8_fold_check(checker, family: str):
+    """``cross_validate``'s ``int8_check`` for ``family`` (None when it is not checked)."""
+    from stanceframe.models import canonical_family
+    from stanceframe.models.onnx_predictors import ONNX_FAMILIES
+
+    if checker is None or family not in checker.families or canonical_family(family) not in ONNX_FAMILIES:
+        return None
+
+    def check(est, X, proba, labels, gold):
+        return checker.check_task(canonical_family(family), est, X, proba, labels, gold)
+
+    return check
+
+
 def realtext_check(family: str, params: dict | None, everything: LabelledSet, realtext: LabelledSet,
-                   tasks: Sequence[str], seed: int) -> dict[str, dict]:
+                   tasks: Sequence[str], seed: int, int8_check=None) -> dict[str, dict]:
     """``family`` fitted on every sentence of ``everything`` that is not from ``realtext``'s
-    articles (nor one of its ids), scored on ``realtext``: per task, ``task_metrics``."""
+    articles (nor one of its ids), scored on ``realtext``: per task, ``task_metrics``
+    (and, with ``int8_check``, the int8 figures of the same fit under ``"int8"``)."""
     held_docs, held_ids = set(realtext.docs), set(realtext.ids)
     keep = [i for i, e in enumerate(everything.examples) if e.doc not in held_docs and e.id not in held_ids]
     train = everything.subset(keep)
@@ -400,8 +469,12 @@ def realtext_check(family: str, params: dict | None, everything: LabelledSet, re
     out = {}
     for task in tasks:
         labels = realtext.schema.task(task).label_names
-        out[task] = task_metrics(realtext.labels(task), aligned_proba(preds[task], labels), labels, labels)
+        proba = aligned_proba(preds[task], labels)
+        out[task] = task_metrics(realtext.labels(task), proba, labels, labels)
         out[task]["n_train"] = len(train)
+        if int8_check is not None:
+            X = realtext.inputs() if bundle.target_field else realtext.texts
+            out[task]["int8"] = int8_check(bundle.estimators[task], X, proba, labels, realtext.labels(task))
     return out
 
 

@@ -27,6 +27,7 @@ def leaderboard_markdown(rows: list[dict], config: ExperimentConfig | None = Non
     headers += ["real-text macro-F1", "real-text per-class F1", "real-text predicted shares"] if has_real else []
     headers += ["accuracy", "ECE", "fit s", "sentences/s"]
     lines.append(markdown_table(headers, [_leaderboard_row(r, has_real) for r in rows]))
+    lines += int8_lines(rows)
     if best:
         rule = f"{config.promote_rule} over {' + '.join(config.promote_protocols)}" if config else "rule"
         lines.append(f"\nBest family ({rule}): **{best}**")
@@ -46,6 +47,23 @@ def _leaderboard_row(r: dict, has_real: bool) -> list[str]:
         shares = ", ".join(f"{k} {v:.0%}" for k, v in r.get("realtext_predicted_share", {}).items())
         row += [f"{r['realtext_macro_f1']:.3f}", rp, shares] if "realtext_macro_f1" in r else [None, None, None]
     return row + [f"{r['accuracy']:.3f}", f"{r['ece']:.3f}", f"{r['fit_seconds']:.2f}", f"{r['sentences_per_s']:,.0f}"]
+
+
+def int8_lines(rows: list[dict]) -> list[str]:
+    """The int8 check of the families that ran it: per task and fold (and the real-text
+    fit), macro-F1 of the float32 and the int8 network and the share of labels that flip."""
+    checked = [r for r in rows if r.get("int8")]
+    if not checked:
+        return []
+    lines = ["", "int8 (ONNX Runtime dynamic quantisation) of the same fitted models:", ""]
+    for r in checked:
+        parts = [f"fold {i + 1} {c['fp32']:.3f} → {c['int8']:.3f} ({c['flip_share']:.1%} flip)"
+                 for i, c in enumerate(r["int8"].get("cv", []))]
+        if "realtext" in r["int8"]:
+            c = r["int8"]["realtext"]
+            parts.append(f"real text {c['fp32']:.3f} → {c['int8']:.3f} ({c['flip_share']:.1%} flip)")
+        lines.append(f"- {r['family']} {r['task']}: " + "; ".join(parts))
+    return lines
 
 
 def per_class_markdown(summary: dict) -> str:

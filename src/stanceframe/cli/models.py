@@ -130,19 +130,16 @@ def cmd_evaluate(args) -> int:
 
 
 def cmd_onnx(args) -> int:
-    from stanceframe import experiments as ex
     from stanceframe.models.onnx_quantize import set_precision
     from stanceframe.models.onnx_runtime import use_runtime
     from stanceframe.paths import corpora
 
     use_runtime("onnx")
-    labelled, seed_texts = {}, []
+    seed_texts = []
     if args.precision == "int8":
-        seed, written = corpora()
-        labelled = {"written corpus": ex.load_training_data([written.labels], None),
-                    "seed (real-text check)": ex.load_training_data([seed.labels], None)}
+        seed, _ = corpora()
         seed_texts = [json.loads(line)["text"] for line in seed.sentences.open(encoding="utf-8") if line.strip()]
-    entry = set_precision(Path(args.model), args.precision, labelled, seed_texts,
+    entry = set_precision(Path(args.model), args.precision, seed_texts,
                           log=lambda line: print(f"stanceframe onnx: {line}", file=sys.stderr))
     print(f"stanceframe onnx: {args.model} runs {entry['precision']} on ONNX Runtime", file=sys.stderr)
     return EXIT_OK

@@ -29,7 +29,14 @@ from stanceframe.models.encoder import leave_one_out
 from stanceframe.models.fitted import FittedModel, aligned_proba, read_per_target
 from stanceframe.models.folder import PARAMS_FILE, read_json
 from stanceframe.models.inputs import split_inputs
-from stanceframe.models.onnx_runtime import OnnxNetwork, cache_folder, load_network, read_meta, softmax64
+from stanceframe.models.onnx_runtime import (
+    _ON_CLEAR,
+    OnnxNetwork,
+    cache_folder,
+    load_network,
+    read_meta,
+    softmax64,
+)
 
 ONNX_FAMILIES = ("encoder-multitask", "fusion", "encoder-finetune", "encoder-logreg")
 SHARED_DIR = "shared"  # multitask.SHARED_DIR (not imported: multitask.py imports scikit-learn)
@@ -126,6 +133,7 @@ class OnnxMultiTask:
 
 _SHARED: dict[tuple, OnnxMultiTask] = {}
 _SHARED_LOCK = threading.Lock()
+_ON_CLEAR.append(_SHARED.clear)
 
 
 def load_multitask(shared: Path, precision: str = "fp32") -> OnnxMultiTask:

@@ -19,6 +19,7 @@ side, one per usable core.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import threading
@@ -55,10 +56,28 @@ def use_runtime(value: str | None) -> None:
     os.environ[RUNTIME_ENV] = value
 
 
+_CACHE_OVERRIDE: list[Path] = []  # a scratch cache (compare's int8 checks of fold models), innermost last
+
+
 def onnx_cache_root() -> Path:
+    if _CACHE_OVERRIDE:
+        return _CACHE_OVERRIDE[-1]
     from stanceframe.encoder_store import cache_root
 
     return cache_root().parent / "onnx"
+
+
+@contextlib.contextmanager
+def scratch_cache(folder: Path):
+    """Exports made inside the block go to ``folder`` (models that are not kept, e.g. the
+    fold models of a cross-validation), not to the user's cache; the sessions loaded
+    inside are dropped when it ends."""
+    _CACHE_OVERRIDE.append(Path(folder))
+    try:
+        yield Path(folder)
+    finally:
+        _CACHE_OVERRIDE.pop()
+        clear_networks()
 
 
 def cache_folder(digest: str) -> Path:
@@ -186,6 +205,11 @@ def load_network(folder: Path, precision: str = "fp32", batch_size: int = 32) ->
         return _NETWORKS[key]
 
 
+_ON_CLEAR: list = []  # other per-process caches of sessions (the multi-task predictors')
+
+
 def clear_networks() -> None:
     with _NETWORKS_LOCK:
         _NETWORKS.clear()
+    for clear in _ON_CLEAR:
+        clear()
