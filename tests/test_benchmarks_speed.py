@@ -94,13 +94,16 @@ def test_bench_family_default_times_the_shipped_model_folder(project, model_dir)
 
     shutil.copytree(model_dir, project / "models" / "default")
     out = project / "out" / "bench-default.json"
-    done = run_cli("bench", "--family", "default", "--sentences", "300", "--repeats", "1", "--no-rss",
-                   "--json", out, cwd=project)
+    done = run_cli("bench", "--family", "default", "--sentences", "300", "--repeats", "1",
+                   "--rss-model", "models/default", "--rss-sizes", "200", "400", "--json", out, cwd=project)
     assert done.code == 0, done.err[-3000:]
     report = json.loads(out.read_text())
     assert report["families"]["default"]["sentences"] > 200  # the synthetic corpus of about 300
     assert report["sentences_per_s"]["default"] > 0
     assert report["fit_seconds"]["default"] == {}
+    # the peak-memory runs tag with the model asked for, at the sizes asked for
+    assert report["rss_model"] == "`models/default`" and set(report["peak_rss_mb"]) == {"200", "400"}
+    assert "rss_growth" in report and "| peak RSS of `stanceframe tag` (fresh process) | `models/default` | 400 |" in done.out
     assert "the shipped model in" in done.err
     assert done.err.splitlines()[0] == BENCH_ALIAS_LINE
     assert done.out.startswith("Command: `stanceframe bench --family default --sentences 300")

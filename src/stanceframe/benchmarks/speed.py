@@ -358,7 +358,12 @@ def run_bench(settings: BenchSettings, root: Path, log: Callable[[str], None] = 
     # 5. streaming memory, a fresh process per size
     report["peak_rss_mb"], report["rss"] = {}, {}
     if settings.rss_sizes:
-        rss_model = fitted[RSS_FAMILY].path if RSS_FAMILY in fitted else fit_family(RSS_FAMILY, settings, root, log).path
+        if settings.rss_model:  # e.g. the shipped encoder default
+            rss_model = Path(settings.rss_model)
+            report["rss_model"] = f"`{settings.rss_model}`"
+        else:
+            rss_model = fitted[RSS_FAMILY].path if RSS_FAMILY in fitted else fit_family(RSS_FAMILY, settings, root,
+                                                                                         log).path
         for size in settings.rss_sizes:
             corpus = synthetic_corpus(settings.out_dir, root, size)
             log(f"peak RSS: tag over {size:,} sentences in a fresh process...")

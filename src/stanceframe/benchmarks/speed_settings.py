@@ -42,6 +42,7 @@ class BenchSettings:
     out_dir: Path = Path("out/bench")
     onnx_models: tuple[str, ...] = ()  # encoder model folders for the ONNX section (speed_onnx.py)
     startup_rounds: int = 5  # fresh `tag` processes per path for the start-up median
+    rss_model: str | None = None  # the model folder of the peak-RSS runs (default: a fitted RSS_FAMILY model)
 
     @classmethod
     def quick_settings(cls, **overrides) -> BenchSettings:

@@ -24,7 +24,8 @@ def cmd_benchmark_speed(args, command_words: tuple[str, ...] = ("benchmark", "sp
         transformer_sentences=args.transformer_sentences, repeats=args.repeats,
         families=tuple(args.family) if args.family else None, input=args.input or None, model=args.model,
         refit=args.refit, batch_size=args.batch_size, onnx_models=tuple(args.onnx) if args.onnx else None,
-        startup_rounds=args.startup_rounds)
+        startup_rounds=args.startup_rounds, rss_model=args.rss_model,
+        rss_sizes=tuple(args.rss_sizes) if args.rss_sizes else None)
     log = lambda line: print(f"bench: {line}", file=sys.stderr, flush=True)  # noqa: E731
     report = run_bench(settings, project_root(), log=log)
     if args.f1:

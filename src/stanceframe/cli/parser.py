@@ -357,6 +357,11 @@ def _speed_args(p) -> None:
                    help="tag's --batch-size (default: tag's own, 64 for transformer models, 1024 for the others)")
     p.add_argument("--refit", action="store_true", help="fit the transformer families again instead of the cache")
     p.add_argument("--no-rss", action="store_true", help="skip the peak-memory runs")
+    p.add_argument("--rss-model", metavar="DIR",
+                   help="the model folder the peak-memory runs tag with (default: a tfidf-logreg model fitted on the "
+                        "seed set); e.g. models/default")
+    p.add_argument("--rss-sizes", type=positive_int, nargs="+", metavar="N",
+                   help="sentences of each peak-memory run, a fresh process each (default: 100000 1000000)")
     p.add_argument("--onnx", action="append", metavar="MODEL",
                    help="also compare PyTorch, ONNX fp32 and ONNX int8 on this encoder model folder (repeatable; "
                         "every fitted encoder family is compared too): end to end, the pipeline, the forward pass, "
