@@ -131,3 +131,19 @@ def test_benchmark_bad_folder_is_one_line(project, capsys, tmp_path):
     code = cli.main(["benchmark", "tweeteval", "--data", str(tmp_path / "half"), "--no-track"])
     err = capsys.readouterr().err
     assert code == 2 and "against / favor" in err
+
+
+def test_cv_costly_cross_validates_the_costly_families_too(project, capsys, tiny_tweeteval, monkeypatch):
+    """Without --cv-costly a costly family (here tfidf-svm, declared costly for the test) has
+    no train CV; with it, it has one, fold by fold."""
+    from stanceframe.benchmarks import tweeteval
+
+    monkeypatch.setattr(tweeteval, "CHEAP", {"lexicon"})
+    for flag, expect in (([], False), (["--cv-costly"], True)):
+        out = project / "out" / f"bench{len(flag)}"
+        code = cli.main(["benchmark", "tweeteval", "--data", str(tiny_tweeteval), "--families", "lexicon,tfidf-svm",
+                         "--out", str(out), "--cv-folds", "3", "--no-track", "--quiet", *flag])
+        assert code == 0, capsys.readouterr().err
+        fams = json.loads((out / "tweeteval.json").read_text())["families"]
+        assert bool(fams["tfidf-svm"].get("cv_train")) is expect
+        assert fams["lexicon"]["cv_train"]["folds"]

@@ -222,9 +222,11 @@ def run_tweeteval(
     cv_folds: int = 5,
     export: str | Path | None = None,
     progress: Callable[[str], None] | None = None,
+    cv_costly: bool = False,
 ) -> BenchmarkResult:
-    """Train, select on validation, cross-validate the cheap families, compare target
-    conditioning, build the ensemble, write ``tweeteval.md`` / ``.json`` and log to MLflow."""
+    """Train, select on validation, cross-validate the cheap families (every family with
+    ``cv_costly``), compare target conditioning, build the ensemble, write ``tweeteval.md``
+    / ``.json`` and log to MLflow."""
     say = progress or (lambda line: None)
     started, cpu_started = time.perf_counter(), time.process_time()
     data_dir = Path(data_dir)
@@ -244,7 +246,7 @@ def run_tweeteval(
     for family in [f for f in ORDER if f in chosen and f != "ensemble"]:
         with tracker.run(f"tweeteval-{family}", params={**base, "family": family, "grid": GRIDS[family]},
                          tags={"stanceframe.kind": "benchmark"}):
-            result = _run_family(family, train, val, seed, cv_folds, tracker, say)
+            result = _run_family(family, train, val, seed, cv_folds, tracker, say, cv_costly)
             results[family] = result
             metrics = {"val_official": result.best.official, "val_macro_f1": result.best.macro_f1,
                        "fit_seconds": result.best.fit_seconds,
@@ -258,7 +260,7 @@ def run_tweeteval(
             tracker.log_params({"selected": result.best.params})
             tracker.log_metrics(metrics)
     if "ensemble" in chosen:
-        ensemble = _run_ensemble(results, train, val, seed, cv_folds, tracker, say, base)
+        ensemble = _run_ensemble(results, train, val, seed, cv_folds, tracker, say, base, cv_costly)
         if ensemble:
             results["ensemble"] = ensemble
     if not results:
@@ -291,7 +293,7 @@ def run_tweeteval(
     return BenchmarkResult(results, published, best_family, seconds, markdown, paths, len(train), len(val))
 
 
-def _run_family(family, train, val, seed, cv_folds, tracker, say) -> FamilyResult:
+def _run_family(family, train, val, seed, cv_folds, tracker, say, cv_costly=False) -> FamilyResult:
     grid: list[ConfigScore] = []
     best = best_est = best_proba = None
     for params in GRIDS[family]:
@@ -311,6 +313,7 @@ def _run_family(family, train, val, seed, cv_folds, tracker, say) -> FamilyResul
     if family in CHEAP:
         result.default_val = best.official if not best.params else fit_and_score(family, {}, train, val, seed)[2].official
         say(f"{family:15s} {'family defaults':32s} val {100 * result.default_val:5.1f}")
+    if family in CHEAP or cv_costly:
         result.cv = cross_validated(lambda: build_estimator(family, TASK, best.params, seed, schema=train.schema),
                                     train, cv_folds, seed)
         say(f"{family:15s} selected config, {cv_folds}-fold CV on train: {100 * result.cv['mean']:.1f} "
@@ -330,7 +333,7 @@ def _run_family(family, train, val, seed, cv_folds, tracker, say) -> FamilyResul
     return result
 
 
-def _run_ensemble(results, train, val, seed, cv_folds, tracker, say, base) -> FamilyResult | None:
+def _run_ensemble(results, train, val, seed, cv_folds, tracker, say, base, cv_costly=False) -> FamilyResult | None:
     """The best sparse family + the best dense family by validation, probabilities
     averaged with the sparse member's weight chosen on validation (no refit)."""
     from stanceframe.models.ensemble import EnsembleClassifier
@@ -365,7 +368,7 @@ def _run_ensemble(results, train, val, seed, cv_folds, tracker, say, base) -> Fa
                            best.f1, best.macro_f1, best.fit_seconds)
         proba = best_w * probas[0] + (1 - best_w) * probas[1]
         result = FamilyResult("ensemble", best, grid, est, proba)
-        if s in CHEAP and d in CHEAP:
+        if (s in CHEAP and d in CHEAP) or cv_costly:  # a costly member's fold fits are memoised
             result.cv = cross_validated(
                 lambda: EnsembleClassifier(members=[s, d], member_params=est.member_params,
                                            weights=[best_w, 1 - best_w], random_state=seed),

@@ -60,7 +60,8 @@ def cmd_benchmark_tweeteval(args) -> int:
     tracker = open_tracker(args, EXPERIMENT)
     progress = None if args.quiet else (lambda line: print(line, file=sys.stderr, flush=True))
     result = run_tweeteval(args.data, tracker=tracker, out_dir=args.out, families=tasks_arg(args.families),
-                           seed=args.seed, cv_folds=args.cv_folds, export=args.export, progress=progress)
+                           seed=args.seed, cv_folds=args.cv_folds, export=args.export, progress=progress,
+                           cv_costly=args.cv_costly)
     print(result.markdown)
     print(f"table: {result.paths['markdown']}, {result.paths['json']}; best model: {result.paths['model']}",
           file=sys.stderr)

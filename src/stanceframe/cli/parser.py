@@ -131,6 +131,9 @@ def build_parser() -> argparse.ArgumentParser:
     tweeteval.add_argument("--export", type=Path, help="the best model's folder (default: OUT/tweeteval-best)")
     tweeteval.add_argument("--seed", type=int, default=13)
     tweeteval.add_argument("--cv-folds", type=positive_int, default=5, help="folds of the CV estimate on train")
+    tweeteval.add_argument("--cv-costly", action="store_true",
+                           help="also cross-validate the costly families on train (encoder-finetune, setfit, "
+                                "encoder-multitask: one fit per fold) and an ensemble with one of them")
     tweeteval.add_argument("--quiet", action="store_true", help="no progress lines")
     _tracking_args(tweeteval)
     tweeteval.set_defaults(func=cmd_benchmark_tweeteval)
