@@ -104,8 +104,7 @@ class CVResult:
         }
         checked = [f.int8 for f in self.folds if f.int8]
         if checked:
-            out["int8"] = {"folds": checked, "max_drop": max(c["drop"] for c in checked),
-                           "max_flip_share": max(c["flip_share"] for c in checked)}
+            out["int8"] = {"folds": checked}
         for lab in self.labels:
             out["per_class"][lab] = {
                 k: stat(f.metrics["per_class"][lab][k] for f in self.folds) for k in ("precision", "recall", "f1")
@@ -156,8 +155,9 @@ def cross_validate(
         t0 = time.perf_counter()
         est.fit(inputs(train), train.labels(task), **fit_params_for(est, train, task))
         fit_s = time.perf_counter() - t0
+        X_test = inputs(test)
         t0 = time.perf_counter()
-        proba = np.asarray(est.predict_proba(inputs(test)))
+        proba = np.asarray(est.predict_proba(X_test))
         pred_s = time.perf_counter() - t0
         classes = [str(c) for c in est.classes_]
         full = np.zeros((len(test), len(labels)))
@@ -174,7 +174,7 @@ def cross_validate(
             test_index=np.asarray(test_idx),
             proba=full,
             classes=labels,
-            int8=int8_check(est, inputs(test), full, labels, test.labels(task)) if int8_check else None,
+            int8=int8_check(est, X_test, full, labels, test.labels(task)) if int8_check else None,
         )
         result.folds.append(fold)
         if on_fold:
@@ -200,6 +200,13 @@ def misclassified_rows(gold: LabelledSet, cv: CVResult, repeat: int = 0) -> list
     return rows
 
 
+def int8_figures(summary: dict) -> dict:
+    """A task summary's int8 figures (compare's int8 check): ``{"cv": per-fold figures,
+    "realtext": figures}``, the keys it has ({} when the family was not checked)."""
+    return {k: v for k, v in (("cv", (summary.get("int8") or {}).get("folds")),
+                              ("realtext", (summary.get("realtext") or {}).get("int8"))) if v}
+
+
 def leaderboard_rows(results: dict[str, dict[str, dict]]) -> list[dict]:
     """Flatten ``{family: {task: summary}}`` into rows, best macro-F1 first within each task."""
     rows = []
@@ -221,8 +228,7 @@ def leaderboard_rows(results: dict[str, dict[str, dict]]) -> list[dict]:
                 rows[-1]["realtext_macro_f1"] = s["realtext"]["macro_f1"]
                 rows[-1]["realtext_per_class_f1"] = {lab: v["f1"] for lab, v in s["realtext"]["per_class"].items()}
                 rows[-1]["realtext_predicted_share"] = s["realtext"].get("predicted_share", {})
-            int8 = {k: v for k, v in (("cv", (s.get("int8") or {}).get("folds")),
-                                      ("realtext", (s.get("realtext") or {}).get("int8"))) if v}
+            int8 = int8_figures(s)
             if int8:  # compare's int8 check of the family's fold and real-text models
                 rows[-1]["int8"] = int8
     rows.sort(key=lambda r: (r["task"], -r["macro_f1"]))

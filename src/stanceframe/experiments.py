@@ -27,6 +27,7 @@ from stanceframe.errors import SchemaError, StanceframeError
 from stanceframe.evaluate import (
     CVResult,
     cross_validate,
+    int8_figures,
     leaderboard_rows,
     misclassified_rows,
     official_stance_score,
@@ -411,15 +412,7 @@ def int8_evidence(summaries: dict[str, dict]) -> dict:
     manifest, from compare's per-task summaries of a checked family (``{}`` when none has
     them): what ``stanceframe onnx MODEL --precision int8`` judges the grouped-CV and
     real-text parts of its guard on."""
-    evidence = {}
-    for task, summary in summaries.items():
-        entry = {}
-        if summary.get("int8"):
-            entry["cv"] = summary["int8"]["folds"]
-        if (summary.get("realtext") or {}).get("int8"):
-            entry["realtext"] = summary["realtext"]["int8"]
-        if entry:
-            evidence[task] = entry
+    evidence = {task: figures for task, summary in summaries.items() if (figures := int8_figures(summary))}
     return {"int8_evidence": evidence} if evidence else {}
 
 
@@ -445,9 +438,8 @@ def int8_checker(config: ExperimentConfig, families: Sequence[str], progress=Non
 def int8_fold_check(checker, family: str):
     """``cross_validate``'s ``int8_check`` for ``family`` (None when it is not checked)."""
     from stanceframe.models import canonical_family
-    from stanceframe.models.onnx_predictors import ONNX_FAMILIES
 
-    if checker is None or family not in checker.families or canonical_family(family) not in ONNX_FAMILIES:
+    if checker is None or family not in checker.families:  # int8_checker kept the ONNX families only
         return None
 
     def check(est, X, proba, labels, gold):
@@ -465,7 +457,8 @@ def realtext_check(family: str, params: dict | None, everything: LabelledSet, re
     keep = [i for i, e in enumerate(everything.examples) if e.doc not in held_docs and e.id not in held_ids]
     train = everything.subset(keep)
     bundle, _ = fit_bundle(family, train, tasks, params, seed)
-    preds = bundle.predict(realtext.inputs() if bundle.target_field else realtext.texts)
+    X = realtext.inputs() if bundle.target_field else realtext.texts
+    preds = bundle.predict(X)
     out = {}
     for task in tasks:
         labels = realtext.schema.task(task).label_names
@@ -473,7 +466,6 @@ def realtext_check(family: str, params: dict | None, everything: LabelledSet, re
         out[task] = task_metrics(realtext.labels(task), proba, labels, labels)
         out[task]["n_train"] = len(train)
         if int8_check is not None:
-            X = realtext.inputs() if bundle.target_field else realtext.texts
             out[task]["int8"] = int8_check(bundle.estimators[task], X, proba, labels, realtext.labels(task))
     return out
 

@@ -94,13 +94,13 @@ def int8_guard(fp32, int8, evidence: dict | None, seed_texts: Sequence[str]) -> 
     texts = list(seed_texts)
     a, b = fp32.predict(texts), int8.predict(texts)
     for task in fp32.tasks:
-        flips = sum(x != y for x, y in zip(a[task].labels, b[task].labels))
-        share = flips / max(1, len(texts))
-        diff = float(np.max(np.abs(a[task].proba - b[task].proba))) if texts else 0.0
-        report["flips"][task] = {"flipped": flips, "sentences": len(texts), "share": round(share, 4),
-                                 "max_abs_proba_diff": round(diff, 4)}
+        c = compare_labels(np.asarray(a[task].proba), np.asarray(b[task].proba), fp32.classes(task),
+                           [None] * len(texts))
+        report["flips"][task] = {"flipped": c["flipped"], "sentences": len(texts), "share": c["flip_share"],
+                                 "max_abs_proba_diff": c["max_abs_proba_diff"]}
+        share = c["flipped"] / max(1, len(texts))  # judged unrounded
         if share > MAX_FLIPS:
-            report["reasons"].append(f"{task}: {flips} of {len(texts)} seed labels flip ({share:.1%})")
+            report["reasons"].append(f"{task}: {c['flipped']} of {len(texts)} seed labels flip ({share:.1%})")
     report["accepted"] = not report["reasons"]
     return report
 
@@ -158,12 +158,6 @@ class Int8Checker:
 
     def close(self) -> None:
         self._tmp.cleanup()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
 
 
 def compare_labels(p32: np.ndarray, p8: np.ndarray, classes: list[str], gold: Sequence) -> dict:
